@@ -1,0 +1,67 @@
+# The two set-up commands of the ALS book (see README.md):
+#   make book   create .venv, install the pinned requirements, build the HTML into _build/html
+#   make test   same set-up, then the whole suite: unit tests, nbval over every chapter,
+#               the strict book build, and the headless-browser check of the built pages
+# Also: make lab (JupyterLab on the chapters), make execute NB=chapters/NN_x.ipynb
+# (re-run one notebook top to bottom and save it), make clean.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
+JB_BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
+
+.PHONY: setup book book-strict test unit browser-deps browser lab execute execute-all clean
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+book: setup
+	$(JB_BUILD)
+	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+book-strict: setup
+	rm -rf _build/html _build/.doctrees
+	$(JB_BUILD)
+
+unit: setup
+	$(BIN)/python -m pytest
+
+# Debian's chromium for the browser check (Playwright drives it; it downloads no browser).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  true; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium for the browser check"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
+	else \
+	  echo "NOTE: chromium cannot be installed here (no apt-get); the browser check will be skipped."; \
+	fi
+
+browser: setup browser-deps
+	$(BIN)/python -m pytest tests/browser_check.py
+
+test: unit book-strict browser
+	@echo "make test: unit tests, nbval, strict book build and browser check all passed."
+
+lab: setup
+	$(BIN)/jupyter lab chapters
+
+# Re-execute a notebook top to bottom (working directory chapters/) and save it, with
+# per-cell timing metadata cleared so diffs stay small.
+execute: setup
+	@test -n "$(NB)" || (echo "usage: make execute NB=chapters/01_the_ratings_matrix.ipynb"; exit 2)
+	$(BIN)/python tools/execute_notebook.py $(NB)
+
+execute-all: setup
+	$(BIN)/python tools/execute_notebook.py chapters/[0-9]*.ipynb
+
+clean:
+	rm -rf _build

@@ -1,0 +1,32 @@
+"""als_lib: Alternating Least Squares for recommender systems, built chapter by chapter.
+
+The public API is re-exported here; each module maps to the chapter that introduces it.
+"""
+
+from .baselines import BiasBaseline, GlobalMean, ItemMean, UserMean
+from .data import (
+    DATA_DIR_ENV,
+    DATASETS,
+    TOY_MATRIX,
+    ChecksumError,
+    DatasetUnavailableError,
+    Ratings,
+    default_data_dir,
+    kfold,
+    load_movielens,
+    load_movielens_fold,
+    per_user_holdout,
+    synthetic_ratings,
+    toy_ratings,
+    train_test_split,
+)
+from .metrics import mae, rmse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Ratings", "load_movielens", "load_movielens_fold", "toy_ratings", "TOY_MATRIX",
+    "synthetic_ratings", "train_test_split", "kfold", "per_user_holdout", "default_data_dir",
+    "DATASETS", "DATA_DIR_ENV", "ChecksumError", "DatasetUnavailableError",
+    "GlobalMean", "UserMean", "ItemMean", "BiasBaseline", "rmse", "mae",
+]

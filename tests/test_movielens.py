@@ -1,0 +1,287 @@
+"""MovieLens loading: pinned checksums, data folders, downloads, safe extraction, formats.
+
+Download tests serve small fake datasets from a local HTTP server on 127.0.0.1; the real
+files are only read from the pre-seeded folder named by ALS_LIB_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import os
+import stat
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from als_lib import data as D
+
+# ---------------------------------------------------------------- fake ml-100k --------
+U_DATA = b"1\t10\t4\t881250949\n1\t20\t5\t881250950\n2\t10\t3\t881250951\n3\t30\t1\t881250952\n"
+U_ITEM = "10|Les Mis\u00e9rables (1995)|x\n20|Heat (1995)|x\n30|Fargo (1996)|x\n".encode("latin-1")
+
+
+def sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def make_zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
+GOOD_ZIP = make_zip({"ml-100k/u.data": U_DATA, "ml-100k/u.item": U_ITEM})
+
+
+def fake_spec(zip_bytes: bytes = GOOD_ZIP, url: str = "http://127.0.0.1:9/ml-100k.zip", **files):
+    pinned = {"u.data": sha(U_DATA), "u.item": sha(U_ITEM)}
+    pinned.update(files)
+    return D.DatasetSpec("ml-100k", url, len(zip_bytes), sha(zip_bytes), "ml-100k", "u.data", pinned)
+
+
+@pytest.fixture
+def use_spec(monkeypatch):
+    def install(spec):
+        monkeypatch.setitem(D.DATASETS, "ml-100k", spec)
+        return spec
+    return install
+
+
+@pytest.fixture
+def server():
+    """Serve bytes at http://127.0.0.1:PORT/<name>; yields (base_url, files dict)."""
+    files: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = files.get(self.path.lstrip("/"))
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", files
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def make_read_only(folder: Path) -> None:
+    for p in [folder, *folder.rglob("*")]:
+        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+# ---------------------------------------------------------------- downloads ----------
+def test_download_verify_extract_and_parse(server, use_spec, tmp_path):
+    base, files = server
+    files["ml-100k.zip"] = GOOD_ZIP
+    use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
+    r = D.load_movielens("ml-100k", data_dir=tmp_path, progress=False)
+    assert (r.nnz, r.n_users, r.n_items) == (4, 3, 3)
+    assert r.title(r.item_index(10)) == "Les Mis\u00e9rables (1995)"  # u.item is Latin-1
+    assert sorted(r.timestamps.tolist()) == [881250949, 881250950, 881250951, 881250952]
+    assert sorted(r.values.tolist()) == [1.0, 3.0, 4.0, 5.0]
+    assert (tmp_path / "ml-100k.zip").read_bytes() == GOOD_ZIP
+    assert (tmp_path / "ml-100k" / "u.data").read_bytes() == U_DATA
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    # second load: found on disk, the server is not asked again
+    files.clear()
+    assert D.load_movielens("ml-100k", data_dir=tmp_path, progress=False).nnz == 4
+
+
+def test_download_with_wrong_checksum_is_discarded(server, use_spec, tmp_path):
+    base, files = server
+    files["ml-100k.zip"] = GOOD_ZIP[:-1] + b"X"  # same size, different bytes
+    use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
+    with pytest.raises(D.ChecksumError) as err:
+        D.load_movielens("ml-100k", data_dir=tmp_path, progress=False)
+    msg = str(err.value)
+    assert sha(GOOD_ZIP) in msg and sha(files["ml-100k.zip"]) in msg  # expected and actual
+    assert list(tmp_path.iterdir()) == []  # nothing kept, not even the partial file
+
+
+def test_offline_error_names_url_variable_and_folder(use_spec, tmp_path):
+    spec = use_spec(fake_spec(url="http://127.0.0.1:1/ml-100k.zip"))  # nothing listens on port 1
+    with pytest.raises(D.DatasetUnavailableError) as err:
+        D.load_movielens("ml-100k", data_dir=tmp_path, progress=False)
+    msg = str(err.value)
+    assert spec.url in msg and D.DATA_DIR_ENV in msg and str(tmp_path / "ml-100k.zip") in msg
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_false_never_touches_the_network(use_spec, tmp_path):
+    use_spec(fake_spec(url="http://127.0.0.1:1/ml-100k.zip"))
+    with pytest.raises(D.DatasetUnavailableError, match="download=False"):
+        D.load_movielens("ml-100k", data_dir=tmp_path, download=False)
+
+
+def test_env_variable_and_cache_resolution(use_spec, tmp_path, monkeypatch):
+    use_spec(fake_spec())
+    seeded = tmp_path / "seeded"
+    (seeded / "ml-100k").mkdir(parents=True)
+    (seeded / "ml-100k" / "u.data").write_bytes(U_DATA)
+    (seeded / "ml-100k" / "u.item").write_bytes(U_ITEM)
+    monkeypatch.setenv(D.DATA_DIR_ENV, str(seeded))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert D.default_data_dir() == tmp_path / "cache" / "als_lib"
+    assert D.load_movielens("ml-100k", download=False).nnz == 4
+    monkeypatch.delenv(D.DATA_DIR_ENV)
+    with pytest.raises(D.DatasetUnavailableError, match=str(tmp_path / "cache" / "als_lib")):
+        D.load_movielens("ml-100k", download=False)
+
+
+# ---------------------------------------------------------------- bad files ---------
+def test_truncated_zip_is_refused(use_spec, tmp_path):
+    use_spec(fake_spec())
+    (tmp_path / "ml-100k.zip").write_bytes(GOOD_ZIP[: len(GOOD_ZIP) // 2])
+    with pytest.raises(D.ChecksumError, match="truncated"):
+        D.load_movielens("ml-100k", data_dir=tmp_path)
+    assert not (tmp_path / "ml-100k").exists()
+
+
+def test_unreadable_zip_with_matching_checksum(use_spec, tmp_path):
+    junk = b"PK this is not a zip archive"
+    use_spec(fake_spec(zip_bytes=junk))
+    (tmp_path / "ml-100k.zip").write_bytes(junk)
+    with pytest.raises(ValueError, match="not a readable zip"):
+        D.load_movielens("ml-100k", data_dir=tmp_path)
+
+
+def test_extracted_file_with_wrong_checksum(use_spec, tmp_path):
+    use_spec(fake_spec())
+    (tmp_path / "ml-100k").mkdir()
+    bad = U_DATA.replace(b"\t4\t", b"\t5\t")
+    (tmp_path / "ml-100k" / "u.data").write_bytes(bad)
+    with pytest.raises(D.ChecksumError) as err:
+        D.load_movielens("ml-100k", data_dir=tmp_path)
+    assert sha(U_DATA) in str(err.value) and sha(bad) in str(err.value)
+
+
+@pytest.mark.parametrize("evil", ["ml-100k/../../escaped.txt", "/tmp/absolute-escape.txt"])
+def test_zip_member_escaping_the_folder_is_refused(use_spec, tmp_path, evil):
+    z = make_zip({"ml-100k/u.data": U_DATA, evil: b"gotcha"})
+    use_spec(fake_spec(zip_bytes=z))
+    target = tmp_path / "data"
+    target.mkdir()
+    (target / "ml-100k.zip").write_bytes(z)
+    with pytest.raises(ValueError, match="escapes the target folder"):
+        D.load_movielens("ml-100k", data_dir=target)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert sorted(p.name for p in target.iterdir()) == ["ml-100k.zip"]  # nothing extracted
+
+
+def test_read_only_folder_with_extracted_copy_is_used_in_place(use_spec, tmp_path):
+    use_spec(fake_spec())
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_bytes(U_DATA)
+    (tmp_path / "ml-100k" / "u.item").write_bytes(U_ITEM)
+    make_read_only(tmp_path)
+    before = snapshot(tmp_path)
+    assert D.load_movielens("ml-100k", data_dir=tmp_path).nnz == 4
+    assert snapshot(tmp_path) == before
+
+
+def test_read_only_folder_with_only_the_zip_is_read_in_place(use_spec, tmp_path):
+    use_spec(fake_spec())
+    (tmp_path / "ml-100k.zip").write_bytes(GOOD_ZIP)
+    make_read_only(tmp_path)
+    before = snapshot(tmp_path)
+    r = D.load_movielens("ml-100k", data_dir=tmp_path)
+    assert r.nnz == 4 and r.title(r.item_index(30)) == "Fargo (1996)"
+    assert snapshot(tmp_path) == before  # not extracted: the folder is never written
+
+
+def test_read_only_env_folder_without_the_dataset_downloads_elsewhere(server, use_spec, tmp_path, monkeypatch):
+    base, files = server
+    files["ml-100k.zip"] = GOOD_ZIP
+    use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
+    seeded = tmp_path / "seeded"
+    seeded.mkdir()
+    make_read_only(seeded)
+    monkeypatch.setenv(D.DATA_DIR_ENV, str(seeded))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert D.load_movielens("ml-100k", progress=False).nnz == 4
+    assert list(seeded.iterdir()) == []
+    assert (tmp_path / "cache" / "als_lib" / "ml-100k" / "u.data").is_file()
+
+
+def test_malformed_line_names_file_and_line(use_spec, tmp_path):
+    broken = U_DATA + b"4\t10\n"
+    use_spec(fake_spec(**{"u.data": sha(broken)}))
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_bytes(broken)
+    (tmp_path / "ml-100k" / "u.item").write_bytes(U_ITEM)
+    with pytest.raises(ValueError, match=r"u.data, line 5: expected 4 fields"):
+        D.load_movielens("ml-100k", data_dir=tmp_path)
+
+
+def test_unknown_dataset_and_fold():
+    with pytest.raises(ValueError, match="unknown dataset 'ml-5m'; choose one of"):
+        D.load_movielens("ml-5m")
+    with pytest.raises(ValueError, match="fold must be"):
+        D.load_movielens_fold(6)
+
+
+def test_pinned_table_matches_the_issue():
+    assert D.DATASETS["ml-latest-small"].zip_size == 978202
+    assert D.DATASETS["ml-100k"].zip_sha256.startswith("50d2a982")
+    assert D.DATASETS["ml-1m"].files["ratings.dat"].startswith("506d64ca")
+    for spec in D.DATASETS.values():
+        assert spec.url == f"https://files.grouplens.org/datasets/movielens/{spec.name}.zip"
+        assert spec.ratings_file in spec.files
+
+
+# ---------------------------------------------------------------- the real data ------
+def test_real_ml100k_counts_and_titles(ml100k):
+    assert (ml100k.nnz, ml100k.n_users, ml100k.n_items) == (100000, 943, 1682)
+    assert set(np.unique(ml100k.values)) == {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert ml100k.title(ml100k.item_index(1)) == "Toy Story (1995)"
+    assert any("\u00e9" in t for t in ml100k.item_titles)  # Latin-1 decoded, not mangled
+    assert ml100k.timestamps.min() == 874724710
+
+
+def test_real_ml_latest_small_counts_and_csv(ml_small):
+    assert (ml_small.nnz, ml_small.n_users, ml_small.n_items) == (100836, 610, 9724)
+    assert ml_small.values.min() == 0.5 and ml_small.values.max() == 5.0
+    # a quoted title with a comma, and no stray carriage returns from the CRLF files
+    assert ml_small.title(ml_small.item_index(11)) == "American President, The (1995)"
+    assert not any("\r" in t for t in ml_small.item_titles)
+
+
+def test_real_official_folds_partition_u_data(ml100k):
+    for fold in (1, 5, "a"):
+        base, test = D.load_movielens_fold(fold, progress=False)
+        assert base.shape == test.shape == ml100k.shape
+        key = lambda r: set(zip(r.users.tolist(), r.items.tolist()))
+        assert not key(base) & key(test)
+        assert key(base) | key(test) == key(ml100k)
+    assert (base.nnz, test.nnz) == (90570, 9430)
+
+
+def test_real_preseeded_folder_is_not_written(ml100k):
+    folder = os.environ.get(D.DATA_DIR_ENV)
+    if not folder:
+        pytest.skip(f"{D.DATA_DIR_ENV} is not set")
+    before = snapshot(Path(folder))
+    D.load_movielens("ml-100k", download=False)
+    D.load_movielens("ml-latest-small", download=False)
+    assert snapshot(Path(folder)) == before
