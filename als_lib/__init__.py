@@ -20,7 +20,9 @@ from .data import (
     toy_ratings,
     train_test_split,
 )
+from .gd import DivergenceError, GradientDescentMF
 from .metrics import mae, rmse
+from .objective import FactorParams, RatingTensors, objective, predict
 
 __version__ = "0.1.0"
 
@@ -29,4 +31,5 @@ __all__ = [
     "synthetic_ratings", "train_test_split", "kfold", "per_user_holdout", "default_data_dir",
     "DATASETS", "DATA_DIR_ENV", "ChecksumError", "DatasetUnavailableError",
     "GlobalMean", "UserMean", "ItemMean", "BiasBaseline", "rmse", "mae",
+    "FactorParams", "RatingTensors", "objective", "predict", "GradientDescentMF", "DivergenceError",
 ]
