@@ -828,7 +828,7 @@ def _extract(zip_path: Path, dest_dir: Path) -> None:
 def _download(spec: DatasetSpec, dest_dir: Path, progress: bool = True) -> Path:
     """Fetch ``spec.url`` into ``dest_dir``: written to a temporary file, renamed only once the
     size and sha256 match."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / f"{spec.name}.zip"

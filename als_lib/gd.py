@@ -154,7 +154,7 @@ class GradientDescentMF(FactorModel):
 
         ``callback(epoch, model)`` is called after each epoch; returning True stops early.
         """
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         r = as_ratings(ratings)
         ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
