@@ -3,6 +3,7 @@
 The public API is re-exported here; each module maps to the chapter that introduces it.
 """
 
+from .als import ExplicitALS, FoldIn
 from .baselines import BiasBaseline, GlobalMean, ItemMean, UserMean
 from .data import (
     DATA_DIR_ENV,
@@ -32,4 +33,5 @@ __all__ = [
     "DATASETS", "DATA_DIR_ENV", "ChecksumError", "DatasetUnavailableError",
     "GlobalMean", "UserMean", "ItemMean", "BiasBaseline", "rmse", "mae",
     "FactorParams", "RatingTensors", "objective", "predict", "GradientDescentMF", "DivergenceError",
+    "ExplicitALS", "FoldIn",
 ]

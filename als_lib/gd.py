@@ -26,39 +26,17 @@ import torch
 
 from .data import Ratings
 from .objective import (
+    DivergenceError,
     FactorModel,
     FactorParams,
     RatingTensors,
     as_ratings,
     evaluate_rmse,
+    init_params,
     objective_terms,
 )
 
 __all__ = ["GradientDescentMF", "DivergenceError", "batch_gradients", "init_params"]
-
-
-class DivergenceError(FloatingPointError):
-    """The objective became NaN or infinite during a fit: the steps were too large."""
-
-
-def init_params(n_users: int, n_items: int, k: int, mu: float, biases: bool, init_std: float,
-                seed: int, dtype=torch.float32, device="cpu",
-                user_counts: np.ndarray | None = None, item_counts: np.ndarray | None = None) -> FactorParams:
-    """Random factors ``N(0, init_std^2)`` from a seeded generator (no global random state),
-    zero biases. Rows of users/items without training ratings start (and stay) at zero."""
-    g = torch.Generator().manual_seed(int(seed))
-    U = torch.randn(n_users, k, generator=g, dtype=torch.float64) * init_std
-    V = torch.randn(n_items, k, generator=g, dtype=torch.float64) * init_std
-    if user_counts is not None:
-        U[torch.as_tensor(user_counts) == 0] = 0
-    if item_counts is not None:
-        V[torch.as_tensor(item_counts) == 0] = 0
-    conv = dict(dtype=dtype, device=device)
-    return FactorParams(
-        U.to(**conv), V.to(**conv), float(mu),
-        torch.zeros(n_users, **conv) if biases else None,
-        torch.zeros(n_items, **conv) if biases else None,
-    )
 
 
 def batch_gradients(params: FactorParams, users: torch.Tensor, items: torch.Tensor,

@@ -43,6 +43,8 @@ __all__ = [
     "objective_terms",
     "evaluate_rmse",
     "FactorModel",
+    "DivergenceError",
+    "init_params",
 ]
 
 
@@ -105,6 +107,30 @@ def as_ratings(data, name: str = "ratings") -> Ratings:
     raise TypeError(
         f"{name} must be a Ratings, a scipy.sparse matrix (users x items) or a tuple "
         f"(users, items, values) of index arrays; got {type(data).__name__}."
+    )
+
+
+class DivergenceError(FloatingPointError):
+    """The objective became NaN or infinite during a fit: the steps were too large."""
+
+
+def init_params(n_users: int, n_items: int, k: int, mu: float, biases: bool, init_std: float,
+                seed: int, dtype=torch.float32, device="cpu",
+                user_counts: np.ndarray | None = None, item_counts: np.ndarray | None = None) -> FactorParams:
+    """Random factors ``N(0, init_std^2)`` from a seeded generator (no global random state),
+    zero biases. Rows of users/items without training ratings start (and stay) at zero."""
+    g = torch.Generator().manual_seed(int(seed))
+    U = torch.randn(n_users, k, generator=g, dtype=torch.float64) * init_std
+    V = torch.randn(n_items, k, generator=g, dtype=torch.float64) * init_std
+    if user_counts is not None:
+        U[torch.as_tensor(user_counts) == 0] = 0
+    if item_counts is not None:
+        V[torch.as_tensor(item_counts) == 0] = 0
+    conv = dict(dtype=dtype, device=device)
+    return FactorParams(
+        U.to(**conv), V.to(**conv), float(mu),
+        torch.zeros(n_users, **conv) if biases else None,
+        torch.zeros(n_items, **conv) if biases else None,
     )
 
 
@@ -189,15 +215,15 @@ class FactorModel:
         p = self.predict(r.users, r.items)
         return float(np.sqrt(np.mean((r.values - p) ** 2)))
 
-    def recommend(self, user: int, n: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(self, user: int, n: int = 10, exclude_seen: bool = True,
+                  items=None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` items with the highest predicted rating for ``user``: (items, scores).
 
-        ``exclude_seen`` leaves out the items the user rated in the training data.
+        ``exclude_seen`` leaves out the items the user rated in the training data; ``items``
+        restricts the candidates to these item indices (for example, items with enough ratings).
         """
         self._check_fitted()
         u = int(index_array([user], self.n_users, "user", "user")[0])
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer; got {n!r}.")
         p = self.params_
         with torch.no_grad():
             scores = p.V @ p.U[u] + p.mu
@@ -206,10 +232,24 @@ class FactorModel:
             if p.user_bias is not None:
                 scores = scores + p.user_bias[u]
             scores = scores.double().cpu().numpy()
-        if exclude_seen:
-            seen = self._seen.indices[self._seen.indptr[u]:self._seen.indptr[u + 1]]
-            scores[seen] = -np.inf
+        seen = self._seen.indices[self._seen.indptr[u]:self._seen.indptr[u + 1]] if exclude_seen else None
+        return self._top(scores, n, seen, items)
+
+    def _top(self, scores: np.ndarray, n: int, exclude=None, candidates=None) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and values of the ``n`` largest finite ``scores``, best first, after removing
+        ``exclude`` and keeping only ``candidates`` (item indices)."""
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer; got {n!r}.")
+        scores = scores.copy()
+        if candidates is not None:
+            keep = np.zeros(len(scores), dtype=bool)
+            keep[index_array(candidates, self.n_items, "items", "item")] = True
+            scores[~keep] = -np.inf
+        if exclude is not None:
+            scores[exclude] = -np.inf
         n = min(int(n), int(np.isfinite(scores).sum()))
+        if n == 0:
+            return np.array([], dtype=np.int64), np.array([])
         top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")][:n]
         return top, scores[top]
