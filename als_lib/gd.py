@@ -176,6 +176,8 @@ class GradientDescentMF(FactorModel):
                     self._sgd_step(p, u, i, grads)
                 else:
                     self._adam_step(p, u, i, grads, adam, step)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
             elapsed += time.perf_counter() - start
             self._record(epoch, data, eval_data, elapsed)
             if callback is not None and callback(epoch, self):
