@@ -51,7 +51,7 @@ from .objective import (
     objective_terms,
 )
 
-__all__ = ["ExplicitALS", "FoldIn", "SOLVERS", "Side", "half_step"]
+__all__ = ["ExplicitALS", "FoldIn", "SOLVERS", "Side", "half_step", "gram_matrices"]
 
 SOLVERS = ("cg", "cholesky", "lu")
 
@@ -79,6 +79,27 @@ class Side:
     weight: torch.Tensor      # (rows,) w = n (weighted) or 1, for the ridge term
     cold: torch.Tensor        # (rows,) True where the row has no ratings
     shape: tuple[int, int]
+
+    def gram_buckets(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Rows grouped by their number of ratings (next power of two), each group as a padded
+        (rows, cap) table of the other side's indices; padding points at index ``shape[1]``
+        (a zero row appended by the caller). Built once and cached."""
+        if getattr(self, "_buckets", None) is None:
+            counts = (self.crow[1:] - self.crow[:-1]).cpu().numpy()
+            crow = self.crow.cpu().numpy()
+            col = np.append(self.col.cpu().numpy(), self.shape[1])  # position nnz -> the zero row
+            nnz = len(col) - 1
+            caps = np.where(counts > 0, 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64), 0)
+            buckets = []
+            for cap in np.unique(caps[caps > 0]):
+                rows = np.flatnonzero(caps == cap)
+                offsets = np.arange(cap)
+                pos = crow[rows, None] + offsets[None, :]
+                pos = np.where(offsets[None, :] < counts[rows, None], pos, nnz)
+                buckets.append((torch.as_tensor(rows, device=self.crow.device),
+                                torch.as_tensor(col[pos], device=self.crow.device)))
+            self._buckets = buckets
+        return self._buckets
 
     @classmethod
     def build(cls, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape, weighted: bool,
@@ -132,20 +153,34 @@ def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None, Y: torch
         r0 = errors @ Yt - ridge * Xt
         new = conjugate_gradient(matvec, None, Xt, steps=cg_steps, r0=r0).x
     else:
-        k1 = Yt.shape[1]
-        outer = (Yt.unsqueeze(2) * Yt.unsqueeze(1)).reshape(Yt.shape[0], k1 * k1)
-        ones = _csr(side.crow, side.col, torch.ones_like(target), side.shape)
-        A = (ones @ outer).reshape(-1, k1, k1)                # every Y_I^T Y_I at once
+        A = gram_matrices(side, Yt)                           # every Y_I^T Y_I
         diag = ridge.squeeze(1) + side.cold.to(A.dtype)      # a cold row solves I x = 0
-        A = A + diag[:, None, None] * torch.eye(k1, dtype=A.dtype, device=A.device)
+        A.diagonal(dim1=-2, dim2=-1).add_(diag.unsqueeze(1))
         b = T @ Yt
-        new = spd_solve(A, b) if solver == "cholesky" else torch.linalg.solve(A, b)
+        # the factors were checked finite after the last half-step, so A and b are finite
+        new = spd_solve(A, b, check_finite=False) if solver == "cholesky" else torch.linalg.solve(A, b)
         new[side.cold] = Xt[side.cold]
     if x_bias is None:
         X.copy_(new)
     else:
         X.copy_(new[:, :-1])
         x_bias.copy_(new[:, -1])
+
+
+def gram_matrices(side: Side, Yt: torch.Tensor, chunk: int = 1 << 22) -> torch.Tensor:
+    r"""All the matrices :math:`\tilde Y_{I_u}^\top \tilde Y_{I_u}` of one side, as dense batched
+    products: rows with similar numbers of ratings are padded to a common length (a power of
+    two, so at most twice the work) and multiplied with ``bmm``, in chunks of about ``chunk``
+    gathered numbers."""
+    k1 = Yt.shape[1]
+    padded = torch.cat([Yt, Yt.new_zeros(1, k1)])
+    A = Yt.new_zeros(side.shape[0], k1, k1)
+    for rows, idx in side.gram_buckets():
+        step = max(1, chunk // (idx.shape[1] * k1))
+        for lo in range(0, len(rows), step):
+            Y = padded[idx[lo:lo + step]]                    # (batch, cap, k1)
+            A[rows[lo:lo + step]] = Y.mT @ Y
+    return A
 
 
 @dataclass
