@@ -45,9 +45,9 @@ from .objective import (
     FactorModel,
     FactorParams,
     RatingTensors,
-    as_ratings,
+    check_float_dtype,
+    check_positive_int,
     evaluate_rmse,
-    init_params,
     objective_terms,
 )
 
@@ -224,18 +224,13 @@ class ExplicitALS(FactorModel):
                  biases: bool = True, iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
                  init_std: float = 0.1, seed: int = 0, device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32):
-        if not isinstance(factors, (int, np.integer)) or factors < 1:
-            raise ValueError(f"factors must be a positive integer; got {factors!r}.")
+        factors, iterations, cg_steps = (check_positive_int(v, n) for v, n in
+                                         ((factors, "factors"), (iterations, "iterations"), (cg_steps, "cg_steps")))
         if not (isinstance(reg, (int, float)) and reg >= 0 and math.isfinite(reg)):
             raise ValueError(f"reg must be a finite number >= 0; got {reg!r}.")
-        if not isinstance(iterations, (int, np.integer)) or iterations < 1:
-            raise ValueError(f"iterations must be a positive integer; got {iterations!r}.")
         if solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}.")
-        if not isinstance(cg_steps, (int, np.integer)) or cg_steps < 1:
-            raise ValueError(f"cg_steps must be a positive integer; got {cg_steps!r}.")
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}.")
+        check_float_dtype(dtype)
         self.factors, self.reg, self.weighted_reg, self.biases = int(factors), float(reg), bool(weighted_reg), bool(biases)
         self.iterations, self.solver, self.cg_steps = int(iterations), solver, int(cg_steps)
         self.init_std, self.seed = float(init_std), int(seed)
@@ -261,22 +256,12 @@ class ExplicitALS(FactorModel):
         ``history`` (only ``seconds`` is recorded): the fastest fit."""
         from tqdm import tqdm
 
-        r = as_ratings(ratings)
-        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
-        if ev is not None and not evaluate:
+        if eval_set is not None and not evaluate:
             raise ValueError("eval_set is scored only with evaluate=True.")
-        if ev is not None and ev.shape != r.shape:
-            raise ValueError(f"eval_set has shape {ev.shape} but ratings has {r.shape}; use a split of the same data.")
-        self.n_users, self.n_items = r.shape
-        self._seen = r.to_csr()
-        dt, dev = self.dtype, self.device
+        r, data, eval_data = self._start_fit(ratings, eval_set)
+        p, dt, dev = self.params_, self.dtype, self.device
         users_side = Side.build(r.users, r.items, r.values, r.shape, self.weighted_reg, dt, dev)
         items_side = Side.build(r.items, r.users, r.values, r.shape[::-1], self.weighted_reg, dt, dev)
-        data = RatingTensors.from_ratings(r, dt, dev)
-        eval_data = None if ev is None else RatingTensors.from_ratings(ev, dt, dev)
-        p = init_params(self.n_users, self.n_items, self.factors, float(r.values.mean()), self.biases,
-                        self.init_std, self.seed, dt, dev, r.user_counts(), r.item_counts())
-        self.params_ = p
         self.history = {k: [] for k in ("iteration", "objective", "objective_half", "train_rmse", "eval_rmse", "seconds")}
         self._evaluate = evaluate
         self._record(0, data, eval_data, 0.0, None)

@@ -30,7 +30,8 @@ from .objective import (
     FactorModel,
     FactorParams,
     RatingTensors,
-    as_ratings,
+    check_float_dtype,
+    check_positive_int,
     evaluate_rmse,
     init_params,
     objective_terms,
@@ -100,20 +101,15 @@ class GradientDescentMF(FactorModel):
                  biases: bool = True, lr: float = 0.01, epochs: int = 20, method: str = "sgd",
                  batch_size: int = 1024, init_std: float = 0.1, betas: tuple[float, float] = (0.9, 0.999),
                  seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
-        if not isinstance(factors, (int, np.integer)) or factors < 1:
-            raise ValueError(f"factors must be a positive integer; got {factors!r}.")
+        factors, epochs, batch_size = (check_positive_int(v, n) for v, n in
+                                       ((factors, "factors"), (epochs, "epochs"), (batch_size, "batch_size")))
         if not reg >= 0:
             raise ValueError(f"reg must be >= 0; got {reg!r}.")
         if not lr > 0:
             raise ValueError(f"lr must be > 0; got {lr!r}.")
-        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
         if method not in self.METHODS:
             raise ValueError(f"method must be one of {self.METHODS}; got {method!r}.")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}.")
+        check_float_dtype(dtype)
         self.factors, self.reg, self.weighted_reg, self.biases = int(factors), float(reg), weighted_reg, biases
         self.lr, self.epochs, self.method, self.batch_size = float(lr), int(epochs), method, int(batch_size)
         self.init_std, self.betas, self.seed = float(init_std), betas, int(seed)
@@ -134,18 +130,8 @@ class GradientDescentMF(FactorModel):
         """
         from tqdm import tqdm
 
-        r = as_ratings(ratings)
-        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
-        if ev is not None and ev.shape != r.shape:
-            raise ValueError(f"eval_set has shape {ev.shape} but ratings has {r.shape}; use a split of the same data.")
-        self.n_users, self.n_items = r.shape
-        self._seen = r.to_csr()
-        dev, dt = self.device, self.dtype
-        data = RatingTensors.from_ratings(r, dt, dev)
-        eval_data = None if ev is None else RatingTensors.from_ratings(ev, dt, dev)
-        p = init_params(self.n_users, self.n_items, self.factors, float(r.values.mean()), self.biases,
-                        self.init_std, self.seed, dt, dev, r.user_counts(), r.item_counts())
-        self.params_ = p
+        _, data, eval_data = self._start_fit(ratings, eval_set)
+        p, dev, dt = self.params_, self.device, self.dtype
         if self.weighted_reg:
             s_user = torch.ones(self.n_users, dtype=dt, device=dev)
             s_item = torch.ones(self.n_items, dtype=dt, device=dev)

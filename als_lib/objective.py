@@ -180,14 +180,44 @@ def evaluate_rmse(params: FactorParams, data: RatingTensors) -> float:
     return math.sqrt(float((err.double() ** 2).mean()))
 
 
-class FactorModel:
-    """What every factorisation model shares once fitted: predictions, recommendations, RMSE.
+def check_positive_int(value, name: str) -> int:
+    """``value`` as an int, or a ValueError naming ``name`` if it is not a positive integer."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
 
-    Subclasses set ``self.params_`` (a `FactorParams`), ``self.n_users``, ``self.n_items`` and
-    ``self._seen`` (the training matrix, CSR) in ``fit``.
+
+def check_float_dtype(dtype) -> torch.dtype:
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}.")
+    return dtype
+
+
+class FactorModel:
+    """What every factorisation model shares: the start of a fit, predictions, recommendations.
+
+    Subclasses have ``factors``, ``biases``, ``init_std``, ``seed``, ``dtype`` and ``device``;
+    `_start_fit` sets ``params_`` (a `FactorParams`), ``n_users``, ``n_items`` and ``_seen``
+    (the training matrix, CSR).
     """
 
     params_: FactorParams
+
+    def _start_fit(self, ratings, eval_set) -> tuple[Ratings, RatingTensors, RatingTensors | None]:
+        """Check the inputs, remember the shape and the seen items, convert to tensors and draw
+        the initial factors (`init_params`). Returns (ratings, train tensors, eval tensors)."""
+        r = as_ratings(ratings)
+        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
+        if ev is not None and ev.shape != r.shape:
+            raise ValueError(f"eval_set has shape {ev.shape} but ratings has {r.shape}; use a split of the same data.")
+        self.n_users, self.n_items = r.shape
+        self._seen = r.to_csr()
+        data = RatingTensors.from_ratings(r, self.dtype, self.device)
+        eval_data = None if ev is None else RatingTensors.from_ratings(ev, self.dtype, self.device)
+        self.params_ = init_params(self.n_users, self.n_items, self.factors, float(r.values.mean()),
+                                   self.biases, self.init_std, self.seed, self.dtype, self.device,
+                                   r.user_counts(), r.item_counts())
+        return r, data, eval_data
 
     def _check_fitted(self) -> None:
         if getattr(self, "params_", None) is None:
