@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .data import Ratings, index_array
+from .data import index_array, torch_csr
 from .linalg import conjugate_gradient, spd_solve
 from .objective import (
     DivergenceError,
@@ -60,13 +59,6 @@ def _sync(device: torch.device) -> None:
     """Wait for queued GPU work, so wall-clock timings measure the computation itself."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
-    with warnings.catch_warnings():  # torch flags sparse CSR as "beta" on every construction
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-        return torch.sparse_csr_tensor(crow, col, values, size=shape, check_invariants=False)
 
 
 @dataclass
@@ -139,7 +131,7 @@ def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None, Y: torch
     target = side.values - mu
     if y_bias is not None:
         target = target - y_bias[side.col]
-    T = _csr(side.crow, side.col, target, side.shape)        # targets r~_ui at the observed pairs
+    T = torch_csr(side.crow, side.col, target, side.shape)        # targets r~_ui at the observed pairs
     Xt = _augment(X, x_bias, ones_last=False)                 # rows [x_u, b_u]: the unknowns
     ridge = (reg * side.weight).unsqueeze(1)
     if solver == "cg":

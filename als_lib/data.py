@@ -324,20 +324,14 @@ class Ratings:
         """The ratings as a ``torch.sparse_csr_tensor`` (users x items)."""
         import torch
 
-        import warnings
-
         csr = self.to_csr()
         csr.sort_indices()
-        with warnings.catch_warnings():  # torch flags sparse CSR as "beta" on every call
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            return torch.sparse_csr_tensor(
-                torch.from_numpy(csr.indptr.astype(np.int64)),
-                torch.from_numpy(csr.indices.astype(np.int64)),
-                torch.from_numpy(csr.data).to(dtype or torch.get_default_dtype()),
-                size=self.shape,
-                device=device,
-                check_invariants=True,
-            )
+        return torch_csr(
+            torch.from_numpy(csr.indptr.astype(np.int64)).to(device),
+            torch.from_numpy(csr.indices.astype(np.int64)).to(device),
+            torch.from_numpy(csr.data).to(device=device, dtype=dtype or torch.get_default_dtype()),
+            self.shape, check_invariants=True,
+        )
 
     def to_dense(self, missing: float = np.nan, max_entries: int = 10_000_000) -> np.ndarray:
         """A dense users x items array with ``missing`` in unrated entries (small data only)."""
@@ -367,6 +361,19 @@ class Ratings:
             self.user_ids, self.item_ids, self.item_titles,
             self.name if name is None else name, _checked=True,
         )
+
+
+def torch_csr(crow, col, values, shape, check_invariants: bool = False):
+    """A ``torch.sparse_csr_tensor`` from row pointers, column indices and values, without the
+    warnings torch prints on every construction (CSR support "in beta", invariant checks)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        return torch.sparse_csr_tensor(crow, col, values, size=shape, check_invariants=check_invariants)
 
 
 def _py(x):

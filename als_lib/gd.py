@@ -21,7 +21,6 @@ import math
 import time
 from typing import Callable
 
-import numpy as np
 import torch
 
 from .data import Ratings

@@ -25,7 +25,6 @@ def max_diff(a, b) -> float:
 
 def main() -> None:
     assert torch.cuda.is_available(), "no CUDA device"
-    dev = torch.device("cuda")
     print(f"{time.strftime('%Y-%m-%d')}: torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
     small = synthetic_ratings(2000, 1000, 60000, rank=8, seed=0)
     for solver in ("cg", "cholesky"):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from als_lib import Ratings, synthetic_ratings, train_test_split
-from als_lib.als import ExplicitALS, FoldIn, Side, half_step
+from als_lib.als import ExplicitALS, Side, half_step
 from als_lib.linalg import NotPositiveDefiniteError
 from als_lib.objective import DivergenceError, FactorParams, RatingTensors, objective
 
