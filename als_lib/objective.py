@@ -267,7 +267,11 @@ class FactorModel:
 
     def _top(self, scores: np.ndarray, n: int, exclude=None, candidates=None) -> tuple[np.ndarray, np.ndarray]:
         """Indices and values of the ``n`` largest finite ``scores``, best first, after removing
-        ``exclude`` and keeping only ``candidates`` (item indices)."""
+        ``exclude`` and keeping only ``candidates`` (item indices).
+
+        Ties are broken deterministically: higher score first, then the lower item index, also
+        at the cut-off (of several items tied for the last place, the lowest indices are kept).
+        """
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer; got {n!r}.")
         scores = scores.copy()
@@ -280,6 +284,8 @@ class FactorModel:
         n = min(int(n), int(np.isfinite(scores).sum()))
         if n == 0:
             return np.array([], dtype=np.int64), np.array([])
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")][:n]
+        # every item scoring at least the n-th best (ties at the cut-off included), in index order
+        nth_best = -np.partition(-scores, n - 1)[n - 1]
+        contenders = np.flatnonzero(scores >= nth_best)
+        top = contenders[np.lexsort((contenders, -scores[contenders]))[:n]]
         return top, scores[top]

@@ -210,3 +210,28 @@ def test_candidate_items_restrict_recommendations_and_neighbours():
     assert set(items.tolist()) == {4, 5}  # the folded-in user's own items are excluded
     with pytest.raises(IndexError, match="outside"):
         m.recommend(0, items=[60])
+
+
+def test_top_n_breaks_ties_by_lower_item_index_also_at_the_cut_off():
+    r = synthetic_ratings(30, 40, 400, seed=3)
+    m = ExplicitALS(3, reg=0.1, iterations=2, seed=0).fit(r, progress=False)
+    # scores on three levels only, so that most items tie exactly with many others
+    levels = torch.as_tensor(np.random.default_rng(0).integers(0, 3, 40), dtype=m.params_.V.dtype)
+    m.params_.V.zero_()
+    m.params_.item_bias.copy_(levels)
+    expected = sorted(range(40), key=lambda i: (-float(levels[i]), i))   # score, then lower index
+    for n in (1, 5, 13, 20, 40):
+        items, scores = m.recommend(0, n=n, exclude_seen=False)
+        assert items.tolist() == expected[:n]
+        assert np.all(np.diff(scores) <= 0)
+    # the order of the candidate list does not matter
+    shuffled = np.random.default_rng(1).permutation(40)
+    assert m.recommend(0, n=9, exclude_seen=False, items=shuffled)[0].tolist() == expected[:9]
+    seen = set(r.items[r.users == 0].tolist())
+    assert m.recommend(0, n=9)[0].tolist() == [i for i in expected if i not in seen][:9]
+    # similar_items: items 2, 7, 4 are multiples of item 9, so they tie exactly
+    m.params_.V.copy_(torch.randn(40, 3, generator=torch.Generator().manual_seed(0), dtype=m.params_.V.dtype))
+    for i in (2, 7, 4):
+        m.params_.V[i] = 2 * m.params_.V[9]      # exact scaling: cosine exactly the same
+    near, sims = m.similar_items(9, n=3)
+    assert near.tolist() == [2, 4, 7] and sims[0] == sims[1] == sims[2]
