@@ -172,22 +172,30 @@ def cholesky(A: torch.Tensor) -> torch.Tensor:
         \ell_{ij} = \big(a_{ij} - \textstyle\sum_{k<j} \ell_{ik}\ell_{jk}\big) / \ell_{jj} \quad (i > j).
 
     About :math:`\tfrac{1}{3}n^3` operations, half of LU, and no pivoting. Batched. Raises
-    `NotPositiveDefiniteError` if :math:`A` is not symmetric, or if a diagonal term is not
-    positive (then :math:`A` is not positive definite).
+    `NotPositiveDefiniteError` if :math:`A` is not symmetric, or if a pivot
+    :math:`d_j = a_{jj} - \sum_{k<j} \ell_{jk}^2` is not positive to working precision:
+    :math:`d_j \le n\varepsilon \max_j a_{jj}` (then :math:`A` is not positive definite, or is
+    singular to within rounding). The message prints :math:`d_j` only when it is clearly negative;
+    a pivot within :math:`\sqrt{\varepsilon}\max_j a_{jj}` of zero is reported as "<= 0 within
+    rounding", since roundoff alone decides its digits and even its sign.
     """
     _check_square(A)
     scale = A.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(A.dtype).tiny)
     if not bool(((A - A.mT).abs() <= 1e-12 * scale + 8 * torch.finfo(A.dtype).eps * scale).all()):
         raise NotPositiveDefiniteError("A is not symmetric, so it has no Cholesky factorisation; use LU (lu_factor).")
-    n = A.shape[-1]
+    n, eps = A.shape[-1], torch.finfo(A.dtype).eps
+    max_diag = A.diagonal(dim1=-2, dim2=-1).amax(-1).clamp_min(0)
     L = torch.zeros_like(A)
     for j in range(n):
         d = A[..., j, j] - (L[..., j, :j] ** 2).sum(-1)
-        if bool((d <= 0).any()):
-            where = _batch_where(d <= 0)
+        bad = d <= n * eps * max_diag
+        if bool(bad.any()):
+            where = _batch_where(bad)
             at = f" (batch index {where})" if where else ""
+            first, first_scale = float(d[bad].flatten()[0]), float(max_diag.expand_as(d)[bad].flatten()[0])
+            what = f"is {first:.3g} < 0" if first < -eps ** 0.5 * first_scale else "is <= 0 within rounding"
             raise NotPositiveDefiniteError(
-                f"A is not positive definite: the pivot of column {j}{at} is {float(d.flatten()[(d <= 0).flatten()][0]):.3g} <= 0. "
+                f"A is not positive definite: the pivot of column {j}{at} {what}. "
                 "For ALS normal equations V^T V + lambda n I, use a larger lambda (reg)."
             )
         L[..., j, j] = d.sqrt()

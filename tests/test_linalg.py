@@ -1,5 +1,7 @@
 """Solvers: from-scratch LU and Cholesky against torch, the fast SPD path, conjugate gradient."""
 
+import re
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -90,6 +92,25 @@ def test_singular_and_non_spd_errors_name_the_column():
         cholesky(torch.tensor([[2.0, 1.0], [0.0, 2.0]]))
     with pytest.raises(NotPositiveDefiniteError, match=r"batch index \[1\].*larger reg"):
         spd_solve(torch.stack([torch.eye(2), -torch.eye(2)]), torch.ones(2, 2))
+
+
+def test_a_roundoff_level_pivot_is_reported_as_such_at_the_rank():
+    """A singular Gram matrix X^T X of rank r (with a well-conditioned leading r x r block)
+    fails at column r whatever roundoff does to the sign of that pivot, and the message
+    prints no roundoff digits."""
+    for seed in range(20):
+        g = torch.Generator().manual_seed(seed)
+        Q, _ = torch.linalg.qr(torch.randn(5, 5, generator=g, dtype=torch.float64))
+        X = Q @ torch.cat([torch.eye(5, dtype=torch.float64), torch.randn(5, 7, generator=g, dtype=torch.float64)], 1)
+        for G in (X.T @ X, (X.T @ X).float()):
+            with pytest.raises(NotPositiveDefiniteError) as err:
+                cholesky(G)
+            assert "the pivot of column 5 is <= 0 within rounding." in str(err.value)
+            assert not re.search(r"\de-\d", str(err.value))
+    with pytest.raises(NotPositiveDefiniteError, match=r"column 1 is -3 < 0\."):
+        cholesky(torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=torch.float64))
+    with pytest.raises(NotPositiveDefiniteError, match=r"column 0 \(batch index \[1\]\) is <= 0 within rounding"):
+        cholesky(torch.stack([torch.eye(2), torch.zeros(2, 2)]))
 
 
 def test_shape_type_and_finiteness_errors():
