@@ -1,7 +1,8 @@
 # The two set-up commands of the ALS book (see README.md):
 #   make book   create .venv, install the pinned requirements, build the HTML into _build/html
-#   make test   same set-up, then the whole suite: unit tests, nbval over every chapter,
-#               the strict book build, and the headless-browser check of the built pages
+#   make test   same set-up, then the whole suite: unit tests, nbval over every chapter (twice:
+#               on the book's pinned CPU kernel path and on a second one), the strict book
+#               build, and the headless-browser check of the built pages
 # Also: make lab (JupyterLab on the chapters), make execute NB=chapters/NN_x.ipynb
 # (re-run one notebook top to bottom and save it), make clean.
 
@@ -11,8 +12,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && echo sudo)
 JB_BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
+# The chapters' first cell pins CPU kernel paths with os.environ.setdefault (AVX2 kernels, MKL's
+# AVX2 branch). nbval runs every chapter on that path, then again on this second one
+# (unvectorised ATen kernels, MKL's SSE2 "COMPATIBLE" branch): a printed output must not depend
+# on which (CONTRIBUTING.md, "Outputs that survive any machine").
+PINNED_PATH := env -u ATEN_CPU_CAPABILITY -u MKL_CBWR
+SECOND_PATH := env ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: setup book book-strict test unit browser-deps browser lab execute execute-all clean
+.PHONY: setup book book-strict test unit nbval-second-path browser-deps browser lab execute execute-all margins clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0]'
@@ -31,8 +38,13 @@ book-strict: setup
 	rm -rf _build/html _build/.doctrees
 	$(JB_BUILD)
 
+# unit tests, book tests and nbval over every chapter, on the pinned kernel path
 unit: setup
-	$(BIN)/python -m pytest
+	$(PINNED_PATH) $(BIN)/python -m pytest
+
+# nbval over every chapter again, on the second kernel path
+nbval-second-path: setup
+	$(SECOND_PATH) $(BIN)/python -m pytest chapters
 
 # Debian's chromium for the browser check (Playwright drives it; it downloads no browser).
 browser-deps:
@@ -48,8 +60,11 @@ browser-deps:
 browser: setup browser-deps
 	$(BIN)/python -m pytest tests/browser_check.py
 
-test: unit book-strict browser
-	@echo "make test: unit tests, nbval, strict book build and browser check all passed."
+# The two nbval passes run side by side (each kernel uses one thread); output is shown per pass.
+test: setup
+	$(MAKE) --no-print-directory -j2 --output-sync=target unit nbval-second-path
+	$(MAKE) --no-print-directory book-strict browser
+	@echo "make test: unit tests, nbval on two kernel paths, strict book build and browser check all passed."
 
 lab: setup
 	$(BIN)/jupyter lab chapters
@@ -58,10 +73,14 @@ lab: setup
 # per-cell timing metadata cleared so diffs stay small.
 execute: setup
 	@test -n "$(NB)" || (echo "usage: make execute NB=chapters/01_the_ratings_matrix.ipynb"; exit 2)
-	$(BIN)/python tools/execute_notebook.py $(NB)
+	$(PINNED_PATH) $(BIN)/python tools/execute_notebook.py $(NB)
 
 execute-all: setup
-	$(BIN)/python tools/execute_notebook.py chapters/[0-9]*.ipynb
+	$(PINNED_PATH) $(BIN)/python tools/execute_notebook.py chapters/[0-9]*.ipynb
+
+# How much rounding margin each printed number has across kernel paths (slow; not part of make test)
+margins: setup
+	$(BIN)/python tools/output_margins.py $(or $(NB),chapters/[0-9]*.ipynb)
 
 clean:
 	rm -rf _build

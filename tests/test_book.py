@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -74,13 +78,57 @@ def test_clean_metadata_and_errors_only_where_intended(nb):
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
-def test_first_cell_pins_threads_and_is_hidden(nb):
+def test_first_cell_pins_threads_and_kernel_paths_and_is_hidden(nb):
     first = code_cells(nb)[0]
     src = "".join(first["source"])
     assert "remove-input" in first.get("metadata", {}).get("tags", [])
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "torch.set_num_threads(1)"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "torch.set_num_threads(1)",
+                'os.environ.setdefault("MKL_CBWR", "AVX2")', 'os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")'):
         assert var in src
-    assert src.index("OMP_NUM_THREADS") < src.index("import torch")
+    for var in ("OMP_NUM_THREADS", "MKL_CBWR", "ATEN_CPU_CAPABILITY"):
+        assert src.index(var) < src.index("import numpy") < src.index("import torch")
+
+
+def test_every_chapter_has_the_same_first_cell():
+    firsts = {nb.name: "".join(code_cells(nb)[0]["source"]) for nb in CHAPTERS}
+    reference = firsts[CHAPTERS[0].name]
+    assert [name for name, src in firsts.items() if src != reference] == []
+
+
+def _kernel_paths_after_first_cell(env_overrides: dict[str, str]) -> tuple[str, int | None]:
+    """Run the pinning part of the first cell in a fresh Python; return torch's CPU capability
+    and MKL's code branch (None where MKL's branch cannot be read)."""
+    src = "".join(code_cells(CHAPTERS[0])[0]["source"])
+    pins = src[: src.index("import numpy")]
+    probe = pins + textwrap.dedent("""
+        import ctypes, torch
+        (torch.ones(64, 64) @ torch.ones(64, 64)).sum()     # MKL reads MKL_CBWR on first use
+        try:
+            lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+            get = lib.mkl_serv_cbwr_get          # MKL's own getter (internal name in torch's build)
+            get.restype, get.argtypes = ctypes.c_int, [ctypes.c_int]
+            branch = get(1)
+        except (OSError, AttributeError):
+            branch = None
+        print(torch.backends.cpu.get_cpu_capability(), branch)
+    """)
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")}
+    out = subprocess.run([sys.executable, "-c", probe], env={**env, **env_overrides},
+                         capture_output=True, text=True, check=True)
+    capability, branch = out.stdout.split()
+    return capability, None if branch == "None" else int(branch)
+
+
+def test_first_cell_pins_the_kernel_path_and_a_test_can_choose_another():
+    """What `make test` relies on: the chapters run on AVX2 kernels by default, and the
+    second nbval pass really runs them on the unvectorised path."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or " avx2" not in Path("/proc/cpuinfo").read_text():
+        pytest.skip("the kernel-path pins apply to x86-64 CPUs with AVX2")
+    MKL_AVX2, MKL_COMPATIBLE = 10, 3          # MKL_CBWR_AVX2, MKL_CBWR_COMPATIBLE in mkl_cbwr.h
+    capability, branch = _kernel_paths_after_first_cell({})
+    assert capability == "AVX2" and branch in (MKL_AVX2, None)
+    capability, branch = _kernel_paths_after_first_cell({"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"})
+    assert capability == "DEFAULT" and branch in (MKL_COMPATIBLE, None)
 
 
 def test_no_dataset_is_tracked():
