@@ -137,6 +137,12 @@ def test_page_renders_cleanly(browser, site, path):
         images = page.evaluate("""() => [...document.querySelectorAll('img')]
             .filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)""")
         assert not images, f"{path}: images that did not load: {images}"
+        # nothing is cut off on the right: code, printed output and tables fit the text column
+        cut = page.evaluate("""() => [...document.querySelectorAll(
+                'article pre, article div.output.text_html')]
+            .filter(e => e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.textContent.trim().split('\\n')[0].slice(0, 60))""")
+        assert not cut, f"{path}: wider than the text column: {cut[:5]}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (path.replace("/", "__").replace(".html", ".png"))), full_page=True)
         assert not problems, f"{path}: " + "; ".join(problems)

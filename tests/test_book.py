@@ -140,20 +140,69 @@ def test_no_dataset_is_tracked():
     assert tracked == []
 
 
-def test_literalinclude_targets_exist():
-    """Every `literalinclude` in a chapter points to a library object that exists."""
-    import ast
-    import re
-
+def test_library_code_is_shown_from_code_cells():
+    """No `literalinclude`: it renders only in the HTML, so in JupyterLab, Binder and Colab the
+    reader would see the raw directive. Library code is shown by `source(...)` in a code cell,
+    whose stored output nbval compares with the library as it is now."""
+    shown = 0
     for nb in CHAPTERS:
         cells = json.loads(nb.read_text())["cells"]
-        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-        for path, obj in re.findall(r"```\{literalinclude\} \.\./(\S+)\n:pyobject: (\S+)", text):
-            tree = ast.parse((ROOT / path).read_text())
-            names = set()
-            for node in tree.body:
-                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                    names.add(node.name)
-                    if isinstance(node, ast.ClassDef):
-                        names |= {f"{node.name}.{n.name}" for n in node.body if isinstance(n, ast.FunctionDef)}
-            assert obj in names, f"{nb.name}: literalinclude {path} :pyobject: {obj} does not exist"
+        for i, c in enumerate(cells):
+            text = "".join(c["source"])
+            assert "literalinclude" not in text, f"{nb.name} cell {i}: use als_lib.show.source"
+            if c["cell_type"] == "code" and "source(" in text:
+                shown += 1
+                outputs = [o for o in c["outputs"] if o["output_type"] == "execute_result"]
+                assert outputs and "text/markdown" in outputs[-1]["data"], \
+                    f"{nb.name} cell {i}: source(...) must be the cell's last expression"
+    assert shown >= 10
+
+
+MAX_LINE = 79   # characters of code the HTML text column shows without scrolling
+
+
+def _text_outputs(cell: dict) -> list[str]:
+    texts = []
+    for o in cell.get("outputs", []):
+        if o["output_type"] == "stream":
+            texts.append("".join(o["text"]))
+        elif o["output_type"] in ("execute_result", "display_data"):
+            data = o["data"]
+            if "text/html" not in data:          # a DataFrame shows as an HTML table
+                texts.append("".join(data.get("text/plain", "")))
+    return texts
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_code_and_printed_output_fit_the_text_column(nb):
+    """Every line of code a reader sees (the hidden first cell aside), every printed line and
+    every line of library code shown with source(...) fits in 79 characters. Error messages
+    wrap (see _static/book.css)."""
+    cells = json.loads(nb.read_text())["cells"]
+    long = []
+    for i, c in enumerate(cells[1:], 1):
+        if c["cell_type"] != "code":
+            continue
+        for line in "".join(c["source"]).splitlines():
+            if len(line) > MAX_LINE:
+                long.append(f"cell {i} code: {line[:60]}...")
+        for text in _text_outputs(c):
+            for line in text.splitlines():
+                if len(line) > MAX_LINE:
+                    long.append(f"cell {i} output: {line[:60]}...")
+    assert not long, f"{nb.name}: lines over {MAX_LINE} characters:\n" + "\n".join(long)
+
+
+@pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
+def test_chapters_read_no_file_outside_chapters_and_name_no_machine(nb):
+    """A chapter runs anywhere (Binder, Colab: only the notebook's folder is certain), so its
+    code opens no path outside chapters/; and its prose does not describe one machine."""
+    cells = json.loads(nb.read_text())["cells"]
+    for i, c in enumerate(cells):
+        text = "".join(c["source"])
+        if c["cell_type"] == "code":
+            assert "../" not in text, f"{nb.name} cell {i} reads outside chapters/"
+        else:
+            for words in ("this machine", "2-core", "two-core", "this computer"):
+                assert words not in text.lower(), f"{nb.name} cell {i}: '{words}' in prose"
+
