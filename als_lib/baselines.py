@@ -50,13 +50,16 @@ class _Baseline:
         return f"{type(self).__name__}()"
 
 
-def _mean_offsets(index: np.ndarray, residual: np.ndarray, n: int, damping: float) -> np.ndarray:
-    """``sum(residual over group) / (damping + count)`` for each of the ``n`` groups."""
+def _mean_offsets(
+    index: np.ndarray, residual: np.ndarray, n: int, damping: float
+) -> np.ndarray:
+    """``sum(residual over group) / (damping + count)`` for each of the ``n``
+    groups (0 for an empty group when ``damping`` is 0)."""
     sums = np.bincount(index, weights=residual, minlength=n)
     counts = np.bincount(index, minlength=n)
-    return sums / (damping + counts) if damping > 0 else np.divide(
-        sums, counts, out=np.zeros(n), where=counts > 0
-    )
+    if damping > 0:
+        return sums / (damping + counts)
+    return np.divide(sums, counts, out=np.zeros(n), where=counts > 0)
 
 
 class GlobalMean(_Baseline):
@@ -79,34 +82,55 @@ class ItemMean(_Baseline):
 
 
 class BiasBaseline(_Baseline):
-    r"""Damped user and item biases :math:`\hat r_{ui} = \mu + b_u + b_i` (Koren, Bell & Volinsky).
+    r"""Damped user and item biases :math:`\hat r_{ui} = \mu + b_u + b_i`.
+
+    After Koren, Bell & Volinsky:
 
     .. math::
         b_i = \frac{\sum_{u \in U_i} (r_{ui} - \mu)}{\lambda_i + n_i}, \qquad
         b_u = \frac{\sum_{i \in I_u} (r_{ui} - \mu - b_i)}{\lambda_u + n_u}
 
-    The damping terms shrink the biases of items and users with few ratings toward 0. With
-    ``iterations > 1`` the two updates alternate (each is the exact minimiser of a ridge
-    problem with the other fixed: a first taste of alternating least squares).
+    The damping terms shrink the biases of items and users with few ratings
+    toward 0. With ``iterations > 1`` the two updates alternate (each is the
+    exact minimiser of a ridge problem with the other fixed: a first taste of
+    alternating least squares).
     """
 
-    def __init__(self, user_damping: float = 10.0, item_damping: float = 25.0, iterations: int = 1):
+    def __init__(
+        self,
+        user_damping: float = 10.0,
+        item_damping: float = 25.0,
+        iterations: int = 1,
+    ):
         if user_damping < 0 or item_damping < 0:
             raise ValueError(
-                f"damping must be >= 0; got user_damping={user_damping}, item_damping={item_damping}."
+                f"damping must be >= 0; got user_damping={user_damping}, "
+                f"item_damping={item_damping}."
             )
         if iterations < 1:
-            raise ValueError(f"iterations must be at least 1; got {iterations}.")
-        self.user_damping, self.item_damping, self.iterations = user_damping, item_damping, iterations
+            raise ValueError(
+                f"iterations must be at least 1; got {iterations}."
+            )
+        self.user_damping = user_damping
+        self.item_damping = item_damping
+        self.iterations = iterations
 
     def _biases(self, ratings):
         r = ratings.values - self.mu
+        users, items = ratings.users, ratings.items
         b_u = np.zeros(ratings.n_users)
         for _ in range(self.iterations):
-            b_i = _mean_offsets(ratings.items, r - b_u[ratings.users], ratings.n_items, self.item_damping)
-            b_u = _mean_offsets(ratings.users, r - b_i[ratings.items], ratings.n_users, self.user_damping)
+            b_i = _mean_offsets(
+                items, r - b_u[users], ratings.n_items, self.item_damping
+            )
+            b_u = _mean_offsets(
+                users, r - b_i[items], ratings.n_users, self.user_damping
+            )
         return b_u, b_i
 
     def __repr__(self) -> str:
-        return (f"BiasBaseline(user_damping={self.user_damping}, item_damping={self.item_damping}, "
-                f"iterations={self.iterations})")
+        return (
+            f"BiasBaseline(user_damping={self.user_damping}, "
+            f"item_damping={self.item_damping}, "
+            f"iterations={self.iterations})"
+        )

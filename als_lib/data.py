@@ -172,22 +172,23 @@ class Ratings:
     ) -> "Ratings":
         """Build from original ids (any non-negative integers or strings).
 
-        Ids are mapped to contiguous indices in sorted order: ``user_ids[u]`` gives back the
-        original id. Only ids that occur get an index.
+        Ids are mapped to contiguous indices in sorted order: ``user_ids[u]``
+        gives back the original id. Only ids that occur get an index.
 
         Parameters
         ----------
-        duplicates : what to do when a (user, item) pair occurs more than once:
-            ``"raise"`` (default) refuses the data; ``"mean"`` keeps the mean rating (and the
-            latest timestamp); ``"last"`` keeps the latest one, by timestamp when given,
-            else by position.
+        duplicates : what to do when a (user, item) pair occurs more than
+            once: ``"raise"`` (default) refuses the data; ``"mean"`` keeps
+            the mean rating (and the latest timestamp); ``"last"`` keeps the
+            latest one, by timestamp when given, else by position.
         item_titles : optional mapping from original item id to title.
         """
         raw_u = _raw_id_array(users, "users")
         raw_i = _raw_id_array(items, "items")
         if len(raw_u) != len(raw_i):
             raise ValueError(
-                f"users and items must have the same length; got {len(raw_u)} and {len(raw_i)}."
+                "users and items must have the same length; "
+                f"got {len(raw_u)} and {len(raw_i)}."
             )
         user_ids, u = np.unique(raw_u, return_inverse=True)
         item_ids, i = np.unique(raw_i, return_inverse=True)
@@ -195,15 +196,21 @@ class Ratings:
         ts = None if timestamps is None else np.asarray(timestamps)
         if duplicates not in ("raise", "mean", "last"):
             raise ValueError(
-                f"duplicates must be 'raise', 'mean' or 'last'; got {duplicates!r}."
+                "duplicates must be 'raise', 'mean' or 'last'; "
+                f"got {duplicates!r}."
             )
         if duplicates != "raise" and len(u) == len(values):
-            u, i, values, ts = _merge_duplicates(u, i, values, ts, len(item_ids), duplicates)
+            u, i, values, ts = _merge_duplicates(
+                u, i, values, ts, len(item_ids), duplicates
+            )
         titles = None
         if item_titles is not None:
-            titles = np.array([item_titles.get(_py(x), "") for x in item_ids], dtype=object)
+            titles = np.array(
+                [item_titles.get(_py(x), "") for x in item_ids], dtype=object
+            )
         return cls(
-            u, i, values, len(user_ids), len(item_ids), ts, user_ids, item_ids, titles, name
+            u, i, values, len(user_ids), len(item_ids), ts,
+            user_ids, item_ids, titles, name,
         )
 
     @classmethod
@@ -582,15 +589,20 @@ def train_test_split(
 ) -> tuple[Ratings, Ratings]:
     """Random holdout: a seeded ``test_fraction`` of the ratings goes to test.
 
-    Both parts keep the full index space, so a user index means the same user in each. A
-    user or item may have all its ratings in test (a cold start); models must handle that.
+    Both parts keep the full index space, so a user index means the same user
+    in each. A user or item may have all its ratings in test (a cold start);
+    models must handle that.
     """
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be strictly between 0 and 1; got {test_fraction}.")
+        raise ValueError(
+            "test_fraction must be strictly between 0 and 1; "
+            f"got {test_fraction}."
+        )
     n_test = int(round(test_fraction * ratings.nnz))
     if not 0 < n_test < ratings.nnz:
         raise ValueError(
-            f"test_fraction={test_fraction} of {ratings.nnz} ratings leaves one side empty."
+            f"test_fraction={test_fraction} of {ratings.nnz} ratings "
+            "leaves one side empty."
         )
     perm = np.random.default_rng(seed).permutation(ratings.nnz)
     test_idx, train_idx = np.sort(perm[:n_test]), np.sort(perm[n_test:])

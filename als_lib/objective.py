@@ -134,9 +134,13 @@ def init_params(n_users: int, n_items: int, k: int, mu: float, biases: bool, ini
     )
 
 
-def predict(params: FactorParams, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-    r"""Predicted ratings :math:`\hat r_{ui} = \mu + b_u + b_i + \mathbf{u}_u^\top\mathbf{v}_i`
-    for each pair ``(users[j], items[j])``, vectorised (no Python loop)."""
+def predict(
+    params: FactorParams, users: torch.Tensor, items: torch.Tensor
+) -> torch.Tensor:
+    r"""Predicted ratings for each pair ``(users[j], items[j])``.
+
+    :math:`\hat r_{ui} = \mu + b_u + b_i + \mathbf{u}_u^\top\mathbf{v}_i`,
+    vectorised (no Python loop)."""
     pred = (params.U[users] * params.V[items]).sum(-1) + params.mu
     if params.user_bias is not None:
         pred = pred + params.user_bias[users]
@@ -145,27 +149,48 @@ def predict(params: FactorParams, users: torch.Tensor, items: torch.Tensor) -> t
     return pred
 
 
-def regularizer(params: FactorParams, reg: float, weighted: bool,
-                user_counts: torch.Tensor, item_counts: torch.Tensor) -> torch.Tensor:
-    r""":math:`\lambda(\sum_u w_u(\lVert\mathbf{u}_u\rVert^2 + b_u^2) + \sum_i w_i(\lVert\mathbf{v}_i\rVert^2 + b_i^2))`,
-    with :math:`w = n` (``weighted=True``) or :math:`w = 1`."""
-    sq_u = (params.U ** 2).sum(1)
-    sq_v = (params.V ** 2).sum(1)
+def regularizer(
+    params: FactorParams,
+    reg: float,
+    weighted: bool,
+    user_counts: torch.Tensor,
+    item_counts: torch.Tensor,
+) -> torch.Tensor:
+    r"""The penalty of :math:`J`, with :math:`w = n` (``weighted=True``) or
+    :math:`w = 1`:
+
+    .. math::
+        \lambda \Big( \sum_u w_u (\lVert\mathbf{u}_u\rVert^2 + b_u^2)
+        + \sum_i w_i (\lVert\mathbf{v}_i\rVert^2 + b_i^2) \Big)
+    """
+    sq_u = (params.U**2).sum(1)
+    sq_v = (params.V**2).sum(1)
     if params.user_bias is not None:
-        sq_u = sq_u + params.user_bias ** 2
+        sq_u = sq_u + params.user_bias**2
     if params.item_bias is not None:
-        sq_v = sq_v + params.item_bias ** 2
+        sq_v = sq_v + params.item_bias**2
     if weighted:
-        return reg * ((user_counts * sq_u).sum() + (item_counts * sq_v).sum())
+        return reg * (
+            (user_counts * sq_u).sum() + (item_counts * sq_v).sum()
+        )
     return reg * (sq_u.sum() + sq_v.sum())
 
 
-def objective_terms(params: FactorParams, data: RatingTensors, reg: float,
-                    weighted: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""The two terms of :math:`J`: the squared error :math:`\sum_{(u,i)\in\Omega}(r_{ui}-\hat r_{ui})^2`
-    over the observed ratings only, and the regulariser."""
+def objective_terms(
+    params: FactorParams,
+    data: RatingTensors,
+    reg: float,
+    weighted: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The two terms of :math:`J`, as ``(squared error, regulariser)``.
+
+    The squared error :math:`\sum_{(u,i)\in\Omega}(r_{ui}-\hat r_{ui})^2`
+    runs over the observed ratings only."""
     err = data.values - predict(params, data.users, data.items)
-    return (err ** 2).sum(), regularizer(params, reg, weighted, data.user_counts, data.item_counts)
+    penalty = regularizer(
+        params, reg, weighted, data.user_counts, data.item_counts
+    )
+    return (err**2).sum(), penalty
 
 
 def objective(params: FactorParams, data: RatingTensors, reg: float, weighted: bool = True) -> torch.Tensor:
