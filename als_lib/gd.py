@@ -39,18 +39,22 @@ from .objective import (
 __all__ = ["GradientDescentMF", "DivergenceError", "batch_gradients", "init_params"]
 
 
-def batch_gradients(params: FactorParams, users: torch.Tensor, items: torch.Tensor,
-                    values: torch.Tensor, reg: float, s_user: torch.Tensor, s_item: torch.Tensor):
+def batch_gradients(params: FactorParams, users: torch.Tensor,
+                    items: torch.Tensor, values: torch.Tensor, reg: float,
+                    s_user: torch.Tensor, s_item: torch.Tensor):
     r"""Per-rating gradient rows of :math:`J_B` (derived in Chapter 3):
 
     .. math::
-        \frac{\partial J_B}{\partial \mathbf{u}_u} = \sum_{i:(u,i)\in B} \big(-2 e_{ui}\mathbf{v}_i + 2\lambda s_u \mathbf{u}_u\big),
+        \frac{\partial J_B}{\partial \mathbf{u}_u} = \sum_{i:(u,i)\in B}
+        \big(-2 e_{ui}\mathbf{v}_i + 2\lambda s_u \mathbf{u}_u\big),
         \qquad
-        \frac{\partial J_B}{\partial b_u} = \sum_{i:(u,i)\in B} \big(-2 e_{ui} + 2\lambda s_u b_u\big),
+        \frac{\partial J_B}{\partial b_u} = \sum_{i:(u,i)\in B}
+        \big(-2 e_{ui} + 2\lambda s_u b_u\big),
 
-    and the same with the roles of users and items swapped. Returns the rows (one per
-    rating, to be summed into their user and item with ``index_add_``):
-    ``(gU, gV, gbu, gbi)``; the bias rows are ``None`` without biases.
+    and the same with the roles of users and items swapped. Returns the
+    rows (one per rating, to be summed into their user and item with
+    ``index_add_``): ``(gU, gV, gbu, gbi)``; the bias rows are ``None``
+    without biases.
     """
     Uu, Vi = params.U[users], params.V[items]
     pred = (Uu * Vi).sum(1) + params.mu
@@ -121,34 +125,42 @@ class GradientDescentMF(FactorModel):
                 f"biases={self.biases}, lr={self.lr}, epochs={self.epochs}, method={self.method!r}, "
                 f"batch_size={self.batch_size})")
 
-    def fit(self, ratings: Ratings, eval_set=None, callback: Callable | None = None,
+    def fit(self, ratings: Ratings, eval_set=None,
+            callback: Callable | None = None,
             progress: bool = True) -> "GradientDescentMF":
-        """Fit on ``ratings``; ``eval_set`` (same index space) is scored after every epoch.
+        """Fit on ``ratings``; ``eval_set`` (same index space) is scored
+        after every epoch.
 
-        ``callback(epoch, model)`` is called after each epoch; returning True stops early.
+        ``callback(epoch, model)`` is called after each epoch; returning
+        True stops early.
         """
         from tqdm import tqdm
 
         _, data, eval_data = self._start_fit(ratings, eval_set)
         p, dev, dt = self.params_, self.device, self.dtype
-        if self.weighted_reg:
+        if self.weighted_reg:       # each rating carries lambda ||u_u||^2
             s_user = torch.ones(self.n_users, dtype=dt, device=dev)
             s_item = torch.ones(self.n_items, dtype=dt, device=dev)
-        else:
+        else:                       # each carries lambda ||u_u||^2 / n_u
             s_user = 1.0 / data.user_counts.clamp(min=1)
             s_item = 1.0 / data.item_counts.clamp(min=1)
         adam = None
         if self.method == "adam":
-            adam = [(torch.zeros_like(t), torch.zeros_like(t)) for t in p.tensors()]
+            adam = [(torch.zeros_like(t), torch.zeros_like(t))
+                    for t in p.tensors()]
         gen = torch.Generator().manual_seed(self.seed + 1)
         nnz = len(data)
         batch = nnz if self.method == "gd" else self.batch_size
-        self.history = {k: [] for k in ("epoch", "objective", "train_rmse", "eval_rmse", "seconds")}
+        keys = ("epoch", "objective", "train_rmse", "eval_rmse", "seconds")
+        self.history = {k: [] for k in keys}
         self._record(0, data, eval_data, 0.0)
         elapsed, step = 0.0, 0
-        for epoch in tqdm(range(1, self.epochs + 1), desc=f"{self.method} epochs", disable=not progress):
+        for epoch in tqdm(range(1, self.epochs + 1),
+                          desc=f"{self.method} epochs", disable=not progress):
             start = time.perf_counter()
-            order = torch.randperm(nnz, generator=gen).to(dev) if self.method != "gd" else None
+            order = None
+            if self.method != "gd":       # a new shuffle every epoch
+                order = torch.randperm(nnz, generator=gen).to(dev)
             for lo in range(0, nnz, batch):
                 if order is None:
                     u, i, v = data.users, data.items, data.values
@@ -177,10 +189,12 @@ class GradientDescentMF(FactorModel):
             p.user_bias.index_add_(0, u, gbu, alpha=-self.lr)
             p.item_bias.index_add_(0, i, gbi, alpha=-self.lr)
 
-    def _adam_step(self, p: FactorParams, u, i, grads, state, step: int) -> None:
+    def _adam_step(self, p: FactorParams, u, i, grads, state,
+                   step: int) -> None:
         r"""Adam (Kingma & Ba): :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`,
         :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
-        :math:`\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)`."""
+        :math:`\theta \leftarrow \theta - \eta\,
+        \hat m / (\sqrt{\hat v} + \epsilon)`."""
         b1, b2 = self.betas
         c1, c2 = 1 - b1 ** step, 1 - b2 ** step
         rows = (u, i, u, i)
