@@ -119,38 +119,47 @@ def _augment(F: torch.Tensor, bias: torch.Tensor | None, ones_last: bool) -> tor
     return torch.cat([F, extra.unsqueeze(1)], dim=1)
 
 
-def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None, Y: torch.Tensor,
-              y_bias: torch.Tensor | None, mu: float, reg: float, solver: str, cg_steps: int) -> None:
-    r"""Update one side (``X`` and ``x_bias``, in place) with the other side (``Y``, ``y_bias``) fixed.
+def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None,
+              Y: torch.Tensor, y_bias: torch.Tensor | None, mu: float,
+              reg: float, solver: str, cg_steps: int) -> None:
+    r"""Update one side (``X``, ``x_bias``, in place), the other side fixed.
 
-    Solves :math:`(\tilde Y_I^\top \tilde Y_I + \lambda w I)\tilde{\mathbf{x}} = \tilde Y_I^\top \tilde{\mathbf{r}}`
-    for every row at once: exactly (``"cholesky"``, ``"lu"``) or by ``cg_steps`` CG steps
-    warm-started at the current ``X``. Rows without ratings are left unchanged.
+    Solves :math:`(\tilde Y_I^\top \tilde Y_I + \lambda w I)\tilde{\mathbf{x}}
+    = \tilde Y_I^\top \tilde{\mathbf{r}}` for every row at once: exactly
+    (``"cholesky"``, ``"lu"``) or by ``cg_steps`` CG steps warm-started at
+    the current ``X``. Rows without ratings are left unchanged.
     """
-    Yt = _augment(Y, y_bias, ones_last=True)                  # rows [y_i, 1]
+    Yt = _augment(Y, y_bias, ones_last=True)        # rows [y_i, 1]
     target = side.values - mu
     if y_bias is not None:
         target = target - y_bias[side.col]
-    T = torch_csr(side.crow, side.col, target, side.shape)        # targets r~_ui at the observed pairs
-    Xt = _augment(X, x_bias, ones_last=False)                 # rows [x_u, b_u]: the unknowns
+    # the targets r~_ui at the observed pairs, as a sparse CSR matrix
+    T = torch_csr(side.crow, side.col, target, side.shape)
+    Xt = _augment(X, x_bias, ones_last=False)       # rows [x_u, b_u]: unknowns
     ridge = (reg * side.weight).unsqueeze(1)
     if solver == "cg":
         YtT = Yt.T
 
-        def matvec(P: torch.Tensor) -> torch.Tensor:       # (Y_I^T Y_I + lambda w I) p, all rows
-            return torch.sparse.sampled_addmm(T, P, YtT, beta=0.0) @ Yt + ridge * P
+        def matvec(P: torch.Tensor) -> torch.Tensor:
+            # (Y_I^T Y_I + lambda w I) p for all rows, never forming Y_I^T Y_I
+            YP = torch.sparse.sampled_addmm(T, P, YtT, beta=0.0)
+            return YP @ Yt + ridge * P
 
-        # r0 = Y_I^T (r~ - Y_I x0) - lambda w x0, from one sampled product (the errors)
+        # r0 = Y_I^T (r~ - Y_I x0) - lambda w x0, from one sampled product
         errors = torch.sparse.sampled_addmm(T, Xt, YtT, beta=1.0, alpha=-1.0)
         r0 = errors @ Yt - ridge * Xt
         new = conjugate_gradient(matvec, None, Xt, steps=cg_steps, r0=r0).x
     else:
-        A = gram_matrices(side, Yt)                           # every Y_I^T Y_I
-        diag = ridge.squeeze(1) + side.cold.to(A.dtype)      # a cold row solves I x = 0
+        A = gram_matrices(side, Yt)                 # every Y_I^T Y_I
+        diag = ridge.squeeze(1) + side.cold.to(A.dtype)   # cold row: I x = 0
         A.diagonal(dim1=-2, dim2=-1).add_(diag.unsqueeze(1))
         b = T @ Yt
-        # the factors were checked finite after the last half-step, so A and b are finite
-        new = spd_solve(A, b, check_finite=False) if solver == "cholesky" else torch.linalg.solve(A, b)
+        # the factors were checked finite after the last half-step, so A
+        # and b are finite
+        if solver == "cholesky":
+            new = spd_solve(A, b, check_finite=False)
+        else:
+            new = torch.linalg.solve(A, b)
         new[side.cold] = Xt[side.cold]
     if x_bias is None:
         X.copy_(new)
@@ -241,33 +250,48 @@ class ExplicitALS(FactorModel):
     # ------------------------------------------------------------------ fitting
     def fit(self, ratings, eval_set=None, callback: Callable | None = None,
             progress: bool = True, evaluate: bool = True) -> "ExplicitALS":
-        """Fit on ``ratings`` (a `Ratings`, scipy.sparse users x items, or ``(users, items,
-        values)`` index arrays). ``eval_set`` (same index space) is scored after every
-        iteration; ``callback(iteration, model)`` runs after each one and may return True to
-        stop early. ``evaluate=False`` skips computing the objective and RMSEs for
-        ``history`` (only ``seconds`` is recorded): the fastest fit."""
+        """Fit on ``ratings`` (a `Ratings`, scipy.sparse users x items, or
+        ``(users, items, values)`` index arrays).
+
+        ``eval_set`` (same index space) is scored after every iteration;
+        ``callback(iteration, model)`` runs after each one and may return
+        True to stop early. ``evaluate=False`` skips computing the objective
+        and RMSEs for ``history`` (only ``seconds`` is recorded): the
+        fastest fit."""
         from tqdm import tqdm
 
         if eval_set is not None and not evaluate:
             raise ValueError("eval_set is scored only with evaluate=True.")
         r, data, eval_data = self._start_fit(ratings, eval_set)
         p, dt, dev = self.params_, self.dtype, self.device
-        users_side = Side.build(r.users, r.items, r.values, r.shape, self.weighted_reg, dt, dev)
-        items_side = Side.build(r.items, r.users, r.values, r.shape[::-1], self.weighted_reg, dt, dev)
-        self.history = {k: [] for k in ("iteration", "objective", "objective_half", "train_rmse", "eval_rmse", "seconds")}
+        w = self.weighted_reg
+        users_side = Side.build(r.users, r.items, r.values, r.shape, w, dt, dev)
+        items_side = Side.build(r.items, r.users, r.values, r.shape[::-1], w,
+                                dt, dev)
+        keys = ("iteration", "objective", "objective_half", "train_rmse",
+                "eval_rmse", "seconds")
+        self.history = {k: [] for k in keys}
         self._evaluate = evaluate
         self._record(0, data, eval_data, 0.0, None)
         elapsed = 0.0
+        steps = (self.reg, self.solver, self.cg_steps)
         with torch.no_grad():
-            for it in tqdm(range(1, self.iterations + 1), desc="ALS iterations", disable=not progress):
+            for it in tqdm(range(1, self.iterations + 1),
+                           desc="ALS iterations", disable=not progress):
                 start = time.perf_counter()
-                half_step(items_side, p.V, p.item_bias, p.U, p.user_bias, p.mu, self.reg, self.solver, self.cg_steps)
+                # item half-step: V and b_i with U and b_u fixed
+                half_step(items_side, p.V, p.item_bias, p.U, p.user_bias,
+                          p.mu, *steps)
                 _sync(dev)
                 half_time = time.perf_counter() - start
                 self._check_finite(it, "item")
-                half_obj = float(sum(objective_terms(p, data, self.reg, self.weighted_reg))) if evaluate else None
+                half_obj = None
+                if evaluate:
+                    half_obj = float(sum(objective_terms(p, data, self.reg, w)))
                 start = time.perf_counter()
-                half_step(users_side, p.U, p.user_bias, p.V, p.item_bias, p.mu, self.reg, self.solver, self.cg_steps)
+                # user half-step: U and b_u with V and b_i fixed
+                half_step(users_side, p.U, p.user_bias, p.V, p.item_bias,
+                          p.mu, *steps)
                 _sync(dev)
                 elapsed += half_time + time.perf_counter() - start
                 self._check_finite(it, "user")
