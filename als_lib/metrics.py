@@ -1,4 +1,4 @@
-"""Accuracy metrics. Rating metrics (RMSE, MAE) here; ranking metrics join in a later chapter."""
+"""Accuracy metrics for predicted ratings: RMSE and MAE (Chapter 1)."""
 
 from __future__ import annotations
 
