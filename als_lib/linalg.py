@@ -1,17 +1,21 @@
-r"""Solving the normal equations of ALS (Chapter 5): LU, Cholesky and conjugate gradient.
+r"""Solving the normal equations of ALS (Chapter 5): LU, Cholesky and CG.
 
-From scratch, for teaching and small n (plain torch loops over columns, batched over any
-leading dimensions): `lu_factor` / `lu_solve` (Gaussian elimination with partial pivoting,
-recorded as :math:`PA = LU`), `forward_substitution`, `back_substitution`, `cholesky`.
+From scratch, for teaching and small n (plain torch loops over columns,
+batched over any leading dimensions): `lu_factor` / `lu_solve` (Gaussian
+elimination with partial pivoting, recorded as :math:`PA = LU`),
+`forward_substitution`, `back_substitution`, `cholesky`.
 
-Fast paths, which ALS uses: every half-step of ALS solves, for each user :math:`u` at once, a small symmetric positive
-definite (SPD) system :math:`A_u \mathbf{x}_u = \mathbf{b}_u` with
-:math:`A_u = V_{I_u}^\top V_{I_u} + \lambda w_u I`. Two ways are used by the library:
+Fast paths, which ALS uses: every half-step of ALS solves, for each user
+:math:`u` at once, a small symmetric positive definite (SPD) system
+:math:`A_u \mathbf{x}_u = \mathbf{b}_u` with
+:math:`A_u = V_{I_u}^\top V_{I_u} + \lambda w_u I`. Two ways are used by the
+library:
 
-- `spd_solve`: exact, by batched Cholesky factorisation (``torch.linalg.cholesky_ex`` and
-  ``torch.cholesky_solve``);
-- `conjugate_gradient`: iterative and matrix-free, batched over independent systems,
-  warm-startable (Takacs, Pilaszy & Tikk 2011), needing only products :math:`A\mathbf{p}`.
+- `spd_solve`: exact, by batched Cholesky factorisation
+  (``torch.linalg.cholesky_ex`` and ``torch.cholesky_solve``);
+- `conjugate_gradient`: iterative and matrix-free, batched over independent
+  systems, warm-startable (Takacs, Pilaszy & Tikk 2011), needing only
+  products :math:`A\mathbf{p}`.
 """
 
 from __future__ import annotations
@@ -22,31 +26,42 @@ from typing import Callable
 import torch
 
 __all__ = [
-    "LUFactors", "lu_factor", "lu_solve", "forward_substitution", "back_substitution", "cholesky",
-    "spd_solve", "conjugate_gradient", "CGResult", "SingularMatrixError", "NotPositiveDefiniteError",
+    "LUFactors", "lu_factor", "lu_solve", "forward_substitution",
+    "back_substitution", "cholesky", "spd_solve", "conjugate_gradient",
+    "CGResult", "SingularMatrixError", "NotPositiveDefiniteError",
 ]
 
 
 class SingularMatrixError(ValueError):
-    """Gaussian elimination met a zero pivot: the matrix is singular (to working precision)."""
+    """Gaussian elimination met a zero pivot: the matrix is singular (to
+    working precision)."""
 
 
 class NotPositiveDefiniteError(ValueError):
-    """A matrix given to a Cholesky-based solver is not symmetric positive definite."""
+    """A matrix given to a Cholesky-based solver is not symmetric positive
+    definite."""
 
 
 def _batch_where(mask: torch.Tensor) -> list[int]:
-    """The leading (batch) index of the first True entry of ``mask`` (empty for one matrix)."""
+    """The leading (batch) index of the first True entry of ``mask`` (empty
+    for one matrix)."""
     return [int(i) for i in torch.nonzero(mask)[0]] if mask.ndim else []
 
 
 def _check_square(A: torch.Tensor, name: str = "A") -> None:
     if not isinstance(A, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor; got {type(A).__name__}.")
+        raise TypeError(
+            f"{name} must be a torch.Tensor; got {type(A).__name__}."
+        )
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"{name} must be a (batch of) square matrices (..., n, n); got shape {tuple(A.shape)}.")
+        raise ValueError(
+            f"{name} must be a (batch of) square matrices (..., n, n); "
+            f"got shape {tuple(A.shape)}."
+        )
     if not A.is_floating_point():
-        raise TypeError(f"{name} must hold floating-point numbers; got {A.dtype}.")
+        raise TypeError(
+            f"{name} must hold floating-point numbers; got {A.dtype}."
+        )
     if not bool(torch.isfinite(A).all()):
         raise ValueError(f"{name} must be finite; found NaN or inf.")
 
@@ -55,8 +70,9 @@ def _check_square(A: torch.Tensor, name: str = "A") -> None:
 class LUFactors:
     r"""The result of `lu_factor`: :math:`PA = LU` stored compactly.
 
-    ``LU`` holds :math:`U` on and above the diagonal and the multipliers of :math:`L` (whose
-    diagonal is all ones) below it; ``perm`` is the row order, :math:`PA = A[\text{perm}]`.
+    ``LU`` holds :math:`U` on and above the diagonal and the multipliers of
+    :math:`L` (whose diagonal is all ones) below it; ``perm`` is the row
+    order, :math:`PA = A[\text{perm}]`.
     """
 
     LU: torch.Tensor
@@ -65,7 +81,8 @@ class LUFactors:
     @property
     def L(self) -> torch.Tensor:
         n = self.LU.shape[-1]
-        return self.LU.tril(-1) + torch.eye(n, dtype=self.LU.dtype, device=self.LU.device)
+        eye = torch.eye(n, dtype=self.LU.dtype, device=self.LU.device)
+        return self.LU.tril(-1) + eye
 
     @property
     def U(self) -> torch.Tensor:
@@ -78,31 +95,37 @@ class LUFactors:
         return torch.nn.functional.one_hot(self.perm, n).to(self.LU.dtype)
 
 
-def lu_factor(A: torch.Tensor, *, pivoting: bool = True, rtol: float | None = None) -> LUFactors:
-    r"""Gaussian elimination with partial pivoting, recorded as :math:`PA = LU`. Batched.
+def lu_factor(
+    A: torch.Tensor, *, pivoting: bool = True, rtol: float | None = None
+) -> LUFactors:
+    r"""Gaussian elimination with partial pivoting, as :math:`PA = LU`.
 
-    For each column :math:`j`: choose as pivot the row (at or below :math:`j`) with the
-    largest :math:`|a_{ij}|` and swap it into row :math:`j` (``pivoting=False`` skips this, for
-    demonstration); store the multipliers :math:`\ell_{ij} = a_{ij} / a_{jj}` below the
-    diagonal; subtract :math:`\ell_{ij}` times row :math:`j` from each row :math:`i > j`. About
-    :math:`	frac{2}{3}n^3` floating-point operations.
+    Batched. For each column :math:`j`: choose as pivot the row (at or below
+    :math:`j`) with the largest :math:`|a_{ij}|` and swap it into row
+    :math:`j` (``pivoting=False`` skips this, for demonstration); store the
+    multipliers :math:`\ell_{ij} = a_{ij} / a_{jj}` below the diagonal;
+    subtract :math:`\ell_{ij}` times row :math:`j` from each row
+    :math:`i > j`. About :math:`\tfrac{2}{3}n^3` flops.
 
-    Raises `SingularMatrixError` naming the column (and batch index) if a pivot is zero to
-    working precision: :math:`|u_{jj}| \le` ``rtol`` :math:`\max|a_{ij}|`, with ``rtol``
-    defaulting to :math:`n\varepsilon` (pass ``rtol=0`` to stop only at exact zeros).
+    Raises `SingularMatrixError` naming the column (and batch index) if a
+    pivot is zero to working precision: :math:`|u_{jj}| \le` ``rtol``
+    :math:`\max|a_{ij}|`, with ``rtol`` defaulting to :math:`n\varepsilon`
+    (pass ``rtol=0`` to stop only at exact zeros).
     """
     _check_square(A)
     LU = A.clone()
-    tol = (A.shape[-1] * torch.finfo(A.dtype).eps if rtol is None else rtol) * A.abs().amax(dim=(-2, -1))
     n = A.shape[-1]
+    rtol = n * torch.finfo(A.dtype).eps if rtol is None else rtol
+    tol = rtol * A.abs().amax(dim=(-2, -1))
     batch = A.shape[:-2]
     perm = torch.arange(n, device=A.device).expand(*batch, n).clone()
     for j in range(n):
         if pivoting:
-            p = LU[..., j:, j].abs().argmax(-1) + j                     # pivot row, per matrix
+            # the pivot row, per matrix: the largest |a_ij| at or below j
+            p = LU[..., j:, j].abs().argmax(-1) + j
             rows = torch.arange(n, device=A.device).expand(*batch, n).clone()
             rows[..., j] = p
-            rows.scatter_(-1, p.unsqueeze(-1), j)                       # swap rows j and p
+            rows.scatter_(-1, p.unsqueeze(-1), j)       # swap rows j and p
             LU = LU.gather(-2, rows.unsqueeze(-1).expand(*batch, n, n))
             perm = perm.gather(-1, rows)
         pivot = LU[..., j, j]
@@ -110,23 +133,32 @@ def lu_factor(A: torch.Tensor, *, pivoting: bool = True, rtol: float | None = No
         if bool(zero.any()):
             where = _batch_where(zero)
             at = f" (batch index {where})" if where else ""
-            hint = "" if pivoting else " Partial pivoting (pivoting=True) may avoid it."
-            raise SingularMatrixError(
-                f"zero pivot in column {j}{at}: "
-                + ("the matrix is singular, so A x = b has no unique solution." if pivoting else
-                   "elimination without row exchanges cannot continue.") + hint
-            )
+            if pivoting:
+                why = ("the matrix is singular, so A x = b has no unique "
+                       "solution.")
+            else:
+                why = ("elimination without row exchanges cannot continue."
+                       " Partial pivoting (pivoting=True) may avoid it.")
+            raise SingularMatrixError(f"zero pivot in column {j}{at}: {why}")
         LU[..., j + 1:, j] /= pivot.unsqueeze(-1)
-        LU[..., j + 1:, j + 1:] -= LU[..., j + 1:, j].unsqueeze(-1) * LU[..., j, j + 1:].unsqueeze(-2)
+        LU[..., j + 1:, j + 1:] -= (
+            LU[..., j + 1:, j].unsqueeze(-1) * LU[..., j, j + 1:].unsqueeze(-2)
+        )
     return LUFactors(LU, perm)
 
 
-def forward_substitution(L: torch.Tensor, b: torch.Tensor, *, unit_diagonal: bool = False) -> torch.Tensor:
-    r"""Solve :math:`L\mathbf{y} = \mathbf{b}` for lower-triangular :math:`L`, top row first:
-    :math:`y_i = (b_i - \sum_{j<i} \ell_{ij} y_j) / \ell_{ii}`. Batched; about :math:`n^2` operations."""
+def forward_substitution(
+    L: torch.Tensor, b: torch.Tensor, *, unit_diagonal: bool = False
+) -> torch.Tensor:
+    r"""Solve :math:`L\mathbf{y} = \mathbf{b}` for lower-triangular :math:`L`,
+    top row first: :math:`y_i = (b_i - \sum_{j<i} \ell_{ij} y_j) /
+    \ell_{ii}`. Batched; about :math:`n^2` flops."""
     _check_square(L, "L")
     if b.shape != L.shape[:-1]:
-        raise ValueError(f"b must have shape {tuple(L.shape[:-1])} to match L of shape {tuple(L.shape)}; got {tuple(b.shape)}.")
+        raise ValueError(
+            f"b must have shape {tuple(L.shape[:-1])} to match L of shape "
+            f"{tuple(L.shape)}; got {tuple(b.shape)}."
+        )
     y = torch.zeros_like(b)
     for i in range(L.shape[-1]):
         s = b[..., i] - (L[..., i, :i] * y[..., :i]).sum(-1)
@@ -135,26 +167,35 @@ def forward_substitution(L: torch.Tensor, b: torch.Tensor, *, unit_diagonal: boo
 
 
 def back_substitution(U: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r"""Solve :math:`U\mathbf{x} = \mathbf{y}` for upper-triangular :math:`U`, bottom row first. Batched."""
+    r"""Solve :math:`U\mathbf{x} = \mathbf{y}` for upper-triangular
+    :math:`U`, bottom row first. Batched."""
     _check_square(U, "U")
     if y.shape != U.shape[:-1]:
-        raise ValueError(f"y must have shape {tuple(U.shape[:-1])} to match U of shape {tuple(U.shape)}; got {tuple(y.shape)}.")
+        raise ValueError(
+            f"y must have shape {tuple(U.shape[:-1])} to match U of shape "
+            f"{tuple(U.shape)}; got {tuple(y.shape)}."
+        )
     x = torch.zeros_like(y)
     n = U.shape[-1]
     for i in range(n - 1, -1, -1):
-        x[..., i] = (y[..., i] - (U[..., i, i + 1:] * x[..., i + 1:]).sum(-1)) / U[..., i, i]
+        s = y[..., i] - (U[..., i, i + 1:] * x[..., i + 1:]).sum(-1)
+        x[..., i] = s / U[..., i, i]
     return x
 
 
 def lu_solve(factors: LUFactors, b: torch.Tensor) -> torch.Tensor:
-    r"""Solve :math:`A\mathbf{x} = \mathbf{b}` from :math:`PA = LU`: permute :math:`\mathbf{b}`, then
-    :math:`L\mathbf{y} = P\mathbf{b}` (forward) and :math:`U\mathbf{x} = \mathbf{y}` (backward)."""
+    r"""Solve :math:`A\mathbf{x} = \mathbf{b}` from :math:`PA = LU`: permute
+    :math:`\mathbf{b}`, then :math:`L\mathbf{y} = P\mathbf{b}` (forward) and
+    :math:`U\mathbf{x} = \mathbf{y}` (backward)."""
     if not isinstance(factors, LUFactors):
-        raise TypeError(f"factors must come from lu_factor; got {type(factors).__name__}.")
+        raise TypeError(
+            "factors must come from lu_factor; "
+            f"got {type(factors).__name__}."
+        )
     if b.shape != factors.LU.shape[:-1]:
         raise ValueError(
-            f"b must have shape {tuple(factors.LU.shape[:-1])} to match A of shape "
-            f"{tuple(factors.LU.shape)}; got {tuple(b.shape)}."
+            f"b must have shape {tuple(factors.LU.shape[:-1])} to match A of "
+            f"shape {tuple(factors.LU.shape)}; got {tuple(b.shape)}."
         )
     if not bool(torch.isfinite(b).all()):
         raise ValueError("b must be finite; found NaN or inf.")
@@ -164,84 +205,109 @@ def lu_solve(factors: LUFactors, b: torch.Tensor) -> torch.Tensor:
 
 
 def cholesky(A: torch.Tensor) -> torch.Tensor:
-    r"""Cholesky factor :math:`L` (lower triangular, positive diagonal) with :math:`A = LL^\top`,
-    from scratch, column by column:
+    r"""Cholesky factor :math:`L` (lower triangular, positive diagonal) with
+    :math:`A = LL^\top`, from scratch, column by column:
 
     .. math::
         \ell_{jj} = \sqrt{a_{jj} - \textstyle\sum_{k<j} \ell_{jk}^2}, \qquad
-        \ell_{ij} = \big(a_{ij} - \textstyle\sum_{k<j} \ell_{ik}\ell_{jk}\big) / \ell_{jj} \quad (i > j).
+        \ell_{ij} = \big(a_{ij} - \textstyle\sum_{k<j} \ell_{ik}\ell_{jk}\big)
+        / \ell_{jj} \quad (i > j).
 
-    About :math:`\tfrac{1}{3}n^3` operations, half of LU, and no pivoting. Batched. Raises
-    `NotPositiveDefiniteError` if :math:`A` is not symmetric, or if a pivot
-    :math:`d_j = a_{jj} - \sum_{k<j} \ell_{jk}^2` is not positive to working precision:
-    :math:`d_j \le n\varepsilon \max_j a_{jj}` (then :math:`A` is not positive definite, or is
-    singular to within rounding). The message prints :math:`d_j` only when it is clearly negative;
-    a pivot within :math:`\sqrt{\varepsilon}\max_j a_{jj}` of zero is reported as "<= 0 within
-    rounding", since roundoff alone decides its digits and even its sign.
+    About :math:`\tfrac{1}{3}n^3` flops, half of LU, and no pivoting.
+    Batched. Raises `NotPositiveDefiniteError` if :math:`A` is not
+    symmetric, or if a pivot :math:`d_j = a_{jj} - \sum_{k<j} \ell_{jk}^2`
+    is not positive to working precision:
+    :math:`d_j \le n\varepsilon \max_j a_{jj}` (then :math:`A` is not
+    positive definite, or is singular to within rounding). The message
+    prints :math:`d_j` only when it is clearly negative; a pivot within
+    :math:`\sqrt{\varepsilon}\max_j a_{jj}` of zero is reported as "<= 0
+    within rounding", since roundoff alone decides its digits and sign.
     """
     _check_square(A)
-    scale = A.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(A.dtype).tiny)
-    if not bool(((A - A.mT).abs() <= 1e-12 * scale + 8 * torch.finfo(A.dtype).eps * scale).all()):
-        raise NotPositiveDefiniteError("A is not symmetric, so it has no Cholesky factorisation; use LU (lu_factor).")
     n, eps = A.shape[-1], torch.finfo(A.dtype).eps
+    tiny = torch.finfo(A.dtype).tiny
+    scale = A.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(tiny)
+    asym = (A - A.mT).abs()
+    if not bool((asym <= 1e-12 * scale + 8 * eps * scale).all()):
+        raise NotPositiveDefiniteError(
+            "A is not symmetric, so it has no Cholesky factorisation; "
+            "use LU (lu_factor)."
+        )
     max_diag = A.diagonal(dim1=-2, dim2=-1).amax(-1).clamp_min(0)
     L = torch.zeros_like(A)
     for j in range(n):
-        d = A[..., j, j] - (L[..., j, :j] ** 2).sum(-1)
+        d = A[..., j, j] - (L[..., j, :j] ** 2).sum(-1)    # the pivot
         bad = d <= n * eps * max_diag
         if bool(bad.any()):
             where = _batch_where(bad)
             at = f" (batch index {where})" if where else ""
-            first, first_scale = float(d[bad].flatten()[0]), float(max_diag.expand_as(d)[bad].flatten()[0])
-            what = f"is {first:.3g} < 0" if first < -eps ** 0.5 * first_scale else "is <= 0 within rounding"
+            first = float(d[bad].flatten()[0])
+            first_scale = float(max_diag.expand_as(d)[bad].flatten()[0])
+            if first < -(eps**0.5) * first_scale:
+                what = f"is {first:.3g} < 0"
+            else:
+                what = "is <= 0 within rounding"
             raise NotPositiveDefiniteError(
-                f"A is not positive definite: the pivot of column {j}{at} {what}. "
-                "For ALS normal equations V^T V + lambda n I, use a larger lambda (reg)."
+                f"A is not positive definite: the pivot of column {j}{at} "
+                f"{what}. For ALS normal equations V^T V + lambda n I, use "
+                "a larger lambda (reg)."
             )
         L[..., j, j] = d.sqrt()
-        L[..., j + 1:, j] = (A[..., j + 1:, j] - (L[..., j + 1:, :j] * L[..., j, :j].unsqueeze(-2)).sum(-1)) / L[..., j, j].unsqueeze(-1)
+        below = A[..., j + 1:, j] - (
+            L[..., j + 1:, :j] * L[..., j, :j].unsqueeze(-2)
+        ).sum(-1)
+        L[..., j + 1:, j] = below / L[..., j, j].unsqueeze(-1)
     return L
 
 
 def _check_system(A: torch.Tensor, b: torch.Tensor) -> None:
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"A must be a (batch of) square matrices (..., n, n); got shape {tuple(A.shape)}.")
+        raise ValueError(
+            "A must be a (batch of) square matrices (..., n, n); "
+            f"got shape {tuple(A.shape)}."
+        )
     if b.shape != A.shape[:-1]:
         raise ValueError(
-            f"b must have shape {tuple(A.shape[:-1])} to match A of shape {tuple(A.shape)}; "
-            f"got {tuple(b.shape)}."
+            f"b must have shape {tuple(A.shape[:-1])} to match A of shape "
+            f"{tuple(A.shape)}; got {tuple(b.shape)}."
         )
     if not (torch.isfinite(A).all() and torch.isfinite(b).all()):
         raise ValueError("A and b must be finite; found NaN or inf.")
 
 
-def spd_solve(A: torch.Tensor, b: torch.Tensor, *, check_finite: bool = True) -> torch.Tensor:
-    r"""Solve :math:`A\mathbf{x} = \mathbf{b}` for a batch of SPD matrices by Cholesky,
-    :math:`A = L L^\top`, then two triangular solves.
+def spd_solve(
+    A: torch.Tensor, b: torch.Tensor, *, check_finite: bool = True
+) -> torch.Tensor:
+    r"""Solve :math:`A\mathbf{x} = \mathbf{b}` for a batch of SPD matrices
+    by Cholesky, :math:`A = L L^\top`, then two triangular solves.
 
-    Shapes: ``A`` (..., n, n), ``b`` (..., n); returns ``x`` (..., n). Raises
-    `NotPositiveDefiniteError`, naming the first failing batch index, if a matrix is not
-    positive definite (for ALS: give reg > 0). ``check_finite=False`` skips the scan for NaN
-    and inf (for callers that have checked already).
+    Shapes: ``A`` (..., n, n), ``b`` (..., n); returns ``x`` (..., n).
+    Raises `NotPositiveDefiniteError`, naming the first failing batch index,
+    if a matrix is not positive definite (for ALS: give reg > 0).
+    ``check_finite=False`` skips the scan for NaN and inf (for callers that
+    have checked already).
     """
     if check_finite:
         _check_system(A, b)
     L, info = torch.linalg.cholesky_ex(A)
     if bool((info > 0).any()):
         bad = torch.nonzero(info > 0)[0].tolist()
+        order = int(info.flatten()[info.flatten() > 0][0])
         raise NotPositiveDefiniteError(
-            f"{int((info > 0).sum())} of the matrices are not positive definite (first at batch "
-            f"index {bad}; the leading minor of order {int(info.flatten()[info.flatten() > 0][0])} "
-            "is not positive). For ALS normal equations V^T V + lambda n I this means lambda is "
-            "0 (or tiny) and a user or item has too few ratings: use a larger reg."
+            f"{int((info > 0).sum())} of the matrices are not positive "
+            f"definite (first at batch index {bad}; the leading minor of "
+            f"order {order} is not positive). For ALS normal equations "
+            "V^T V + lambda n I this means lambda is 0 (or tiny) and a user "
+            "or item has too few ratings: use a larger reg."
         )
     return torch.cholesky_solve(b.unsqueeze(-1), L).squeeze(-1)
 
 
 @dataclass
 class CGResult:
-    """Solution ``x`` and the residual norms :math:`\\lVert \\mathbf{b} - A\\mathbf{x}_j \\rVert`
-    after each step ``j = 0..steps`` (``residual_norms[j]`` has one entry per system)."""
+    """Solution ``x`` and the residual norms
+    :math:`\\lVert \\mathbf{b} - A\\mathbf{x}_j \\rVert` after each step
+    ``j = 0..steps`` (``residual_norms[j]`` has one entry per system)."""
 
     x: torch.Tensor
     residual_norms: torch.Tensor
@@ -256,40 +322,55 @@ def conjugate_gradient(
     *,
     r0: torch.Tensor | None = None,
 ) -> CGResult:
-    r"""Batched conjugate gradient for SPD systems :math:`A\mathbf{x} = \mathbf{b}`.
+    r"""Batched conjugate gradient for SPD systems :math:`A\mathbf{x} =
+    \mathbf{b}`.
 
     Parameters
     ----------
-    A : (..., n, n) SPD matrices, or a function computing the products :math:`A\mathbf{p}` for
-        a (..., n) batch of vectors (matrix-free: ALS never forms :math:`A`).
+    A : (..., n, n) SPD matrices, or a function computing the products
+        :math:`A\mathbf{p}` for a (..., n) batch of vectors (matrix-free:
+        ALS never forms :math:`A`).
     b : right-hand sides (..., n). May be None when ``r0`` is given.
     x0 : starting point (warm start); default zero.
     steps : number of CG steps; default n (exact in exact arithmetic).
-    tol : stop early once every system has :math:`\lVert\mathbf{r}\rVert \le` tol
-        :math:`\lVert\mathbf{r}_0\rVert` (checking costs a synchronisation per step).
-    r0 : the initial residual :math:`\mathbf{b} - A\mathbf{x}_0`, if the caller has it already.
+    tol : stop early once every system has :math:`\lVert\mathbf{r}\rVert
+        \le` tol :math:`\lVert\mathbf{r}_0\rVert` (checking costs a
+        synchronisation per step).
+    r0 : the initial residual :math:`\mathbf{b} - A\mathbf{x}_0`, if the
+        caller has it already.
 
     Each system gets its own step sizes :math:`\alpha_j, \beta_j`:
 
     .. math::
-        \alpha_j = \frac{\mathbf{r}_j^\top\mathbf{r}_j}{\mathbf{p}_j^\top A\mathbf{p}_j},\quad
+        \alpha_j = \frac{\mathbf{r}_j^\top\mathbf{r}_j}
+                        {\mathbf{p}_j^\top A\mathbf{p}_j},\quad
         \mathbf{x}_{j+1} = \mathbf{x}_j + \alpha_j\mathbf{p}_j,\quad
         \mathbf{r}_{j+1} = \mathbf{r}_j - \alpha_j A\mathbf{p}_j,\quad
-        \mathbf{p}_{j+1} = \mathbf{r}_{j+1} + \frac{\mathbf{r}_{j+1}^\top\mathbf{r}_{j+1}}{\mathbf{r}_j^\top\mathbf{r}_j}\mathbf{p}_j .
+        \mathbf{p}_{j+1} = \mathbf{r}_{j+1}
+            + \frac{\mathbf{r}_{j+1}^\top\mathbf{r}_{j+1}}
+                   {\mathbf{r}_j^\top\mathbf{r}_j}\mathbf{p}_j .
 
-    In exact arithmetic the error :math:`\lVert\mathbf{x}_j - \mathbf{x}^*\rVert_A` never increases
-    (CG minimises it over a growing Krylov subspace); the residual 2-norm may go up and down.
-    A system whose residual is exactly zero stays where it is.
+    In exact arithmetic the error :math:`\lVert\mathbf{x}_j -
+    \mathbf{x}^*\rVert_A` never increases (CG minimises it over a growing
+    Krylov subspace); the residual 2-norm may go up and down. A system
+    whose residual is exactly zero stays where it is.
     """
     if callable(A):
         matvec = A
     else:
         if b is None:
-            raise ValueError("b is required unless r0 is given with a matrix-free A.")
+            raise ValueError(
+                "b is required unless r0 is given with a matrix-free A."
+            )
         _check_system(A, b)
-        matvec = lambda v: (A @ v.unsqueeze(-1)).squeeze(-1)  # noqa: E731
+
+        def matvec(v: torch.Tensor) -> torch.Tensor:
+            return (A @ v.unsqueeze(-1)).squeeze(-1)
+
     if r0 is None and b is None:
-        raise ValueError("give b (the right-hand sides) or r0 (the initial residual).")
+        raise ValueError(
+            "give b (the right-hand sides) or r0 (the initial residual)."
+        )
     ref = b if b is not None else r0
     x = torch.zeros_like(ref) if x0 is None else x0.clone()
     if r0 is not None:
@@ -307,15 +388,18 @@ def conjugate_gradient(
     tiny = torch.finfo(rs.dtype).tiny
     for _ in range(steps):
         Ap = matvec(p)
-        # alpha = r.r / p.Ap per system; a system with r = 0 (converged, or no equations) has
-        # p = 0 and gets alpha = 0 (for SPD A, p.Ap = 0 only when p = 0)
-        alpha = (rs / torch.linalg.vecdot(p, Ap).clamp_min(tiny)).unsqueeze(-1)
+        # alpha = r.r / p.Ap per system; a system with r = 0 (converged, or
+        # no equations) has p = 0 and gets alpha = 0 (for SPD A, p.Ap = 0
+        # only when p = 0)
+        pAp = torch.linalg.vecdot(p, Ap).clamp_min(tiny)
+        alpha = (rs / pAp).unsqueeze(-1)
         x.addcmul_(alpha, p)
         r.addcmul_(alpha, Ap, value=-1.0)
         rs_new = torch.linalg.vecdot(r, r)
         history.append(rs_new)
         if stop is not None and bool((rs_new <= stop).all()):
             break
-        p = torch.addcmul(r, (rs_new / rs.clamp_min(tiny)).unsqueeze(-1), p)
+        beta = (rs_new / rs.clamp_min(tiny)).unsqueeze(-1)
+        p = torch.addcmul(r, beta, p)
         rs = rs_new
     return CGResult(x, torch.stack(history).sqrt())
