@@ -274,14 +274,14 @@ class ExplicitALS(FactorModel):
         self._evaluate = evaluate
         self._record(0, data, eval_data, 0.0, None)
         elapsed = 0.0
-        steps = (self.reg, self.solver, self.cg_steps)
+        solve = (self.reg, self.solver, self.cg_steps)   # how to solve
         with torch.no_grad():
             for it in tqdm(range(1, self.iterations + 1),
                            desc="ALS iterations", disable=not progress):
                 start = time.perf_counter()
                 # item half-step: V and b_i with U and b_u fixed
                 half_step(items_side, p.V, p.item_bias, p.U, p.user_bias,
-                          p.mu, *steps)
+                          p.mu, *solve)
                 _sync(dev)
                 half_time = time.perf_counter() - start
                 self._check_finite(it, "item")
@@ -291,7 +291,7 @@ class ExplicitALS(FactorModel):
                 start = time.perf_counter()
                 # user half-step: U and b_u with V and b_i fixed
                 half_step(users_side, p.U, p.user_bias, p.V, p.item_bias,
-                          p.mu, *steps)
+                          p.mu, *solve)
                 _sync(dev)
                 elapsed += half_time + time.perf_counter() - start
                 self._check_finite(it, "user")

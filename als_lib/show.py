@@ -16,8 +16,9 @@ from IPython.display import Code
 
 __all__ = ["Source", "source"]
 
-#: The widest line a shown object may have: the text column of the HTML book holds about 80
-#: characters of code before it scrolls. ``tests/test_show.py`` checks every object the book shows.
+#: The widest line a reader sees: the HTML book's text column holds 79 characters of code
+#: (at the 13 px of _static/book.css) before it scrolls. ``tests/test_book.py`` holds every
+#: code cell, printed output and shown library object of the chapters to it.
 MAX_LINE = 79
 
 

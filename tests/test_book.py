@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from als_lib.show import MAX_LINE   # what the HTML text column shows without scrolling
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 
@@ -158,7 +160,6 @@ def test_library_code_is_shown_from_code_cells():
     assert shown >= 10
 
 
-MAX_LINE = 79   # characters of code the HTML text column shows without scrolling
 
 
 def _text_outputs(cell: dict) -> list[str]:
@@ -178,18 +179,15 @@ def test_code_and_printed_output_fit_the_text_column(nb):
     """Every line of code a reader sees (the hidden first cell aside), every printed line and
     every line of library code shown with source(...) fits in 79 characters. Error messages
     wrap (see _static/book.css)."""
-    cells = json.loads(nb.read_text())["cells"]
     long = []
-    for i, c in enumerate(cells[1:], 1):
-        if c["cell_type"] != "code":
-            continue
+    for i, c in enumerate(code_cells(nb)[1:], 1):     # the hidden first cell aside
         for line in "".join(c["source"]).splitlines():
             if len(line) > MAX_LINE:
-                long.append(f"cell {i} code: {line[:60]}...")
+                long.append(f"code cell {i}: {line[:60]}...")
         for text in _text_outputs(c):
             for line in text.splitlines():
                 if len(line) > MAX_LINE:
-                    long.append(f"cell {i} output: {line[:60]}...")
+                    long.append(f"code cell {i} output: {line[:60]}...")
     assert not long, f"{nb.name}: lines over {MAX_LINE} characters:\n" + "\n".join(long)
 
 
