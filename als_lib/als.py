@@ -37,8 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .data import index_array, torch_csr
-from .linalg import conjugate_gradient, spd_solve
+from .data import index_array
+from .linalg import conjugate_gradient, spd_solve, torch_csr
 from .objective import (
     DivergenceError,
     FactorModel,

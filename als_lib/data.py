@@ -44,6 +44,7 @@ __all__ = [
     "kfold",
     "per_user_holdout",
     "index_array",
+    "as_ratings",
 ]
 
 #: Environment variable naming a folder that holds (or receives) the MovieLens files.
@@ -368,6 +369,22 @@ class Ratings:
             self.user_ids, self.item_ids, self.item_titles,
             self.name if name is None else name, _checked=True,
         )
+
+
+def as_ratings(data, name: str = "ratings") -> Ratings:
+    """Accept a `Ratings`, a scipy.sparse matrix (users x items) or ``(users, items, values)``
+    index arrays, and return a `Ratings` (what every model's ``fit`` accepts)."""
+    if isinstance(data, Ratings):
+        return data
+    if sp.issparse(data):
+        return Ratings.from_csr(data)
+    if isinstance(data, tuple) and len(data) == 3:
+        users, items, values = (np.asarray(a) for a in data)
+        return Ratings(users, items, values)
+    raise TypeError(
+        f"{name} must be a Ratings, a scipy.sparse matrix (users x items) or a tuple "
+        f"(users, items, values) of index arrays; got {type(data).__name__}."
+    )
 
 
 def torch_csr(crow, col, values, shape, check_invariants: bool = False):

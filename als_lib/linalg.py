@@ -29,6 +29,7 @@ __all__ = [
     "LUFactors", "lu_factor", "lu_solve", "forward_substitution",
     "back_substitution", "cholesky", "spd_solve", "conjugate_gradient",
     "CGResult", "SingularMatrixError", "NotPositiveDefiniteError",
+    "torch_csr", "ratings_csr",
 ]
 
 
@@ -403,3 +404,49 @@ def conjugate_gradient(
         p = torch.addcmul(r, beta, p)
         rs = rs_new
     return CGResult(x, torch.stack(history).sqrt())
+
+
+def torch_csr(crow, col, values, shape, check_invariants: bool = False):
+    """A ``torch.sparse_csr_tensor`` from row pointers, column indices and
+    values, without the warnings torch prints on every construction (CSR
+    support "in beta", invariant checks)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings(
+            "ignore", message="Sparse invariant checks are implicitly")
+        return torch.sparse_csr_tensor(crow, col, values, size=shape,
+                                       check_invariants=check_invariants)
+
+
+def ratings_csr(ratings, dtype: torch.dtype | None = None, device="cpu"):
+    """A `~als_lib.data.Ratings` as a ``torch.sparse_csr_tensor``
+    (users x items; missing entries are not stored).
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The observed ratings.
+    dtype : torch.dtype, optional
+        Dtype of the values; default ``torch.get_default_dtype()``.
+    device : str or torch.device
+        Where the tensor lives.
+
+    Returns
+    -------
+    torch.Tensor
+        A sparse CSR tensor of shape ``ratings.shape``.
+    """
+    import numpy as np
+
+    csr = ratings.to_csr()
+    csr.sort_indices()
+    dtype = dtype or torch.get_default_dtype()
+    return torch_csr(
+        torch.from_numpy(csr.indptr.astype(np.int64)).to(device),
+        torch.from_numpy(csr.indices.astype(np.int64)).to(device),
+        torch.from_numpy(csr.data).to(device=device, dtype=dtype),
+        ratings.shape, check_invariants=True,
+    )

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .data import Ratings, index_array
+from .data import Ratings, as_ratings, index_array
 
 __all__ = [
     "FactorParams",
@@ -92,22 +92,6 @@ class RatingTensors:
 
     def __len__(self) -> int:
         return len(self.values)
-
-
-def as_ratings(data, name: str = "ratings") -> Ratings:
-    """Accept a `Ratings`, a scipy.sparse matrix (users x items) or ``(users, items, values)``
-    index arrays, and return a `Ratings`."""
-    if isinstance(data, Ratings):
-        return data
-    if sp.issparse(data):
-        return Ratings.from_csr(data)
-    if isinstance(data, tuple) and len(data) == 3:
-        users, items, values = (np.asarray(a) for a in data)
-        return Ratings(users, items, values)
-    raise TypeError(
-        f"{name} must be a Ratings, a scipy.sparse matrix (users x items) or a tuple "
-        f"(users, items, values) of index arrays; got {type(data).__name__}."
-    )
 
 
 class DivergenceError(FloatingPointError):
