@@ -6,6 +6,7 @@ files are only read from the pre-seeded folder named by ALS_LIB_DATA_DIR.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import io
@@ -43,7 +44,9 @@ GOOD_ZIP = make_zip({"ml-100k/u.data": U_DATA, "ml-100k/u.item": U_ITEM})
 def fake_spec(zip_bytes: bytes = GOOD_ZIP, url: str = "http://127.0.0.1:9/ml-100k.zip", **files):
     pinned = {"u.data": sha(U_DATA), "u.item": sha(U_ITEM)}
     pinned.update(files)
-    return D.DatasetSpec("ml-100k", url, len(zip_bytes), sha(zip_bytes), "ml-100k", "u.data", pinned)
+    return D.DatasetSpec(
+        "ml-100k", url, len(zip_bytes), sha(zip_bytes), "ml-100k", "u.data", pinned
+    )
 
 
 @pytest.fixture
@@ -56,17 +59,19 @@ def use_spec(monkeypatch):
 
 @pytest.fixture
 def server():
-    """Serve bytes at http://127.0.0.1:PORT/<name>; yields (base_url, files dict)."""
-    files: dict[str, bytes] = {}
+    """Serve bytes at http://127.0.0.1:PORT/<name>; yields (base_url, files dict). A value
+    ``(body, n)`` announces ``n`` bytes but sends only ``body`` (a dropped connection)."""
+    files: dict[str, bytes | tuple[bytes, int]] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             body = files.get(self.path.lstrip("/"))
-            if body is None:
+            if body is None:  # (a tuple (bytes, n) announces n bytes: a connection cut short)
                 self.send_error(404)
                 return
+            body, announced = body if isinstance(body, tuple) else (body, len(body))
             self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(announced))
             self.end_headers()
             self.wfile.write(body)
 
@@ -82,7 +87,10 @@ def server():
 
 
 def snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+    }
 
 
 def make_read_only(folder: Path) -> None:
@@ -149,6 +157,49 @@ def test_env_variable_and_cache_resolution(use_spec, tmp_path, monkeypatch):
         D.load_movielens("ml-100k", download=False)
 
 
+def test_download_not_found_is_unavailable(server, use_spec, tmp_path):
+    base, _ = server  # serves nothing: 404
+    spec = use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
+    with pytest.raises(D.DatasetUnavailableError, match="404") as err:
+        D.load_movielens("ml-100k", data_dir=tmp_path, progress=False)
+    assert spec.url in str(err.value) and D.DATA_DIR_ENV in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_cut_short_is_unavailable_and_leaves_nothing(server, use_spec, tmp_path):
+    base, files = server
+    files["ml-100k.zip"] = (GOOD_ZIP[: len(GOOD_ZIP) // 2], len(GOOD_ZIP))
+    use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
+    with pytest.raises(D.DatasetUnavailableError, match="could not be downloaded"):
+        D.load_movielens("ml-100k", data_dir=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_truncated_download_fails_the_checksum(server, use_spec, tmp_path):
+    base, files = server
+    files["ml-100k.zip"] = GOOD_ZIP[:-10]  # complete as announced, but not the pinned file
+    use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
+    with pytest.raises(D.ChecksumError, match="discarded") as err:
+        D.load_movielens("ml-100k", data_dir=tmp_path, progress=False)
+    assert sha(GOOD_ZIP) in str(err.value) and sha(GOOD_ZIP[:-10]) in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_progress_is_shown_only_when_asked(server, use_spec, tmp_path, capfd):
+    import pooch
+
+    base, files = server
+    files["ml-100k.zip"] = GOOD_ZIP
+    use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
+    level = pooch.get_logger().level
+    D.load_movielens("ml-100k", data_dir=tmp_path / "quiet", progress=False)
+    assert capfd.readouterr().err == ""
+    assert pooch.get_logger().level == level  # pooch's logger is left as it was
+    D.load_movielens("ml-100k", data_dir=tmp_path / "loud", progress=True)
+    err = capfd.readouterr().err
+    assert "100%" in err and f"{len(GOOD_ZIP)}/{len(GOOD_ZIP)}" in err  # tqdm bar, full size
+
+
 # ---------------------------------------------------------------- bad files ---------
 def test_truncated_zip_is_refused(use_spec, tmp_path):
     use_spec(fake_spec())
@@ -210,7 +261,9 @@ def test_read_only_folder_with_only_the_zip_is_read_in_place(use_spec, tmp_path)
     assert snapshot(tmp_path) == before  # not extracted: the folder is never written
 
 
-def test_read_only_env_folder_without_the_dataset_downloads_elsewhere(server, use_spec, tmp_path, monkeypatch):
+def test_read_only_env_folder_without_the_dataset_downloads_elsewhere(
+    server, use_spec, tmp_path, monkeypatch
+):
     base, files = server
     files["ml-100k.zip"] = GOOD_ZIP
     use_spec(fake_spec(url=f"{base}/ml-100k.zip"))
@@ -224,14 +277,81 @@ def test_read_only_env_folder_without_the_dataset_downloads_elsewhere(server, us
     assert (tmp_path / "cache" / "als_lib" / "ml-100k" / "u.data").is_file()
 
 
-def test_malformed_line_names_file_and_line(use_spec, tmp_path):
-    broken = U_DATA + b"4\t10\n"
+@pytest.mark.parametrize("extra, message", [
+    (b"4\t10\n", r"u.data, line 5: expected 4 fields"),  # too few fields
+    (b"4\t10\t3\t881250953\t9\n", r"u.data, line 5: expected 4 fields"),  # too many
+    (b"4\tten\t3\t881250953\n", r"u.data, line 5: the item id must be an integer; got b'ten'"),
+    (b"4\t10\tNaN\t881250953\n", r"u.data, line 5: the rating must be a finite number"),
+    (b"4\t10\tinf\t881250953\n", r"u.data, line 5: the rating must be a finite number"),
+    (b"4\t10.5\t3\t881250953\n", r"u.data, line 5: the item id must be an integer"),
+    (b"\n4\t10\t3\t881250953\n", r"u.data, line 5: expected 4 fields, got b''"),  # blank
+])
+def test_malformed_line_names_file_and_line(use_spec, tmp_path, extra, message):
+    broken = U_DATA + extra
     use_spec(fake_spec(**{"u.data": sha(broken)}))
     (tmp_path / "ml-100k").mkdir()
     (tmp_path / "ml-100k" / "u.data").write_bytes(broken)
     (tmp_path / "ml-100k" / "u.item").write_bytes(U_ITEM)
-    with pytest.raises(ValueError, match=r"u.data, line 5: expected 4 fields"):
+    with pytest.raises(ValueError, match=message):
         D.load_movielens("ml-100k", data_dir=tmp_path)
+
+
+def test_malformed_first_line_too_many_fields(use_spec, tmp_path):
+    broken = b"1\t10\t4\t881250949\t7\n" + U_DATA
+    use_spec(fake_spec(**{"u.data": sha(broken)}))
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_bytes(broken)
+    (tmp_path / "ml-100k" / "u.item").write_bytes(U_ITEM)
+    with pytest.raises(ValueError, match=r"u.data, line 1: expected 4 fields"):
+        D.load_movielens("ml-100k", data_dir=tmp_path)
+
+
+def _seed_folder(monkeypatch, root: Path, name: str, ratings_file: str, files: dict) -> None:
+    """A pre-extracted fake of dataset ``name`` (its files pinned to what is written)."""
+    (root / name).mkdir(parents=True)
+    for file, content in files.items():
+        (root / name / file).write_bytes(content)
+    spec = D.DatasetSpec(name, f"http://127.0.0.1:1/{name}.zip", 1, "0" * 64, name, ratings_file,
+                         {file: sha(content) for file, content in files.items()})
+    monkeypatch.setitem(D.DATASETS, name, spec)
+
+
+def test_ml1m_format_double_colon(monkeypatch, tmp_path):
+    ratings = b"1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n"
+    movies = (
+        b"1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n"
+        b"661::James and the Giant Peach (1996)::Animation\n"
+    )
+    _seed_folder(monkeypatch, tmp_path, "ml-1m", "ratings.dat",
+                 {"ratings.dat": ratings, "movies.dat": movies})
+    r = D.load_movielens("ml-1m", data_dir=tmp_path)
+    assert (r.nnz, r.n_users, r.n_items) == (3, 2, 2)
+    assert r.title(r.item_index(661)) == "James and the Giant Peach (1996)"
+    assert sorted(r.values.tolist()) == [3.0, 4.0, 5.0] and r.timestamps.max() == 978302109
+    bad = ratings + b"3::1193:4::978298413\n"  # one colon short: 3 fields
+    (tmp_path / "ml-1m" / "ratings.dat").chmod(0o644)
+    (tmp_path / "ml-1m" / "ratings.dat").write_bytes(bad)
+    monkeypatch.setitem(D.DATASETS, "ml-1m", dataclasses.replace(
+        D.DATASETS["ml-1m"], files={"ratings.dat": sha(bad), "movies.dat": sha(movies)}))
+    with pytest.raises(ValueError, match=r"ml-1m/ratings.dat, line 4: expected 4 fields"):
+        D.load_movielens("ml-1m", data_dir=tmp_path)
+
+
+def test_ml_latest_small_csv_header_and_line_numbers(monkeypatch, tmp_path):
+    ratings = b"userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5,964981247\r\n"
+    movies = (
+        b'movieId,title,genres\r\n1,Toy Story (1995),Comedy\r\n3,"Heat, The (1995)",Action\r\n'
+    )
+    _seed_folder(monkeypatch, tmp_path / "ok", "ml-latest-small", "ratings.csv",
+                 {"ratings.csv": ratings, "movies.csv": movies})
+    r = D.load_movielens("ml-latest-small", data_dir=tmp_path / "ok")
+    assert sorted(r.values.tolist()) == [4.0, 4.5]
+    assert r.title(r.item_index(3)) == "Heat, The (1995)"  # a quoted title with a comma
+    bad = ratings + b"2,x,3.0,964981247\r\n"
+    _seed_folder(monkeypatch, tmp_path / "bad", "ml-latest-small", "ratings.csv",
+                 {"ratings.csv": bad, "movies.csv": movies})
+    with pytest.raises(ValueError, match=r"ratings.csv, line 4: the item id must be an integer"):
+        D.load_movielens("ml-latest-small", data_dir=tmp_path / "bad")
 
 
 def test_unknown_dataset_and_fold():

@@ -1,4 +1,8 @@
-"""The Ratings container: construction, validation, conversions, ids."""
+"""The Ratings container: construction, validation, conversions, ids, immutability."""
+
+import copy
+import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -6,7 +10,8 @@ import scipy.sparse as sp
 import torch
 
 from als_lib import TOY_MATRIX, Ratings, toy_ratings
-from als_lib.data import index_array
+from als_lib.data import as_ratings, index_array
+from als_lib.linalg import ratings_csr
 
 
 def test_toy_zeros_are_missing():
@@ -61,7 +66,8 @@ def test_duplicates_mean_and_last_policies():
     k = int(np.flatnonzero((last.user_ids[last.users] == 1) & (last.item_ids[last.items] == 7))[0])
     assert last.values[k] == 4.0  # timestamp 20 is the latest
     by_position = Ratings.from_arrays(users, items, values, duplicates="last")
-    k = int(np.flatnonzero((by_position.user_ids[by_position.users] == 1) & (by_position.item_ids[by_position.items] == 7))[0])
+    pos = by_position
+    k = int(np.flatnonzero((pos.user_ids[pos.users] == 1) & (pos.item_ids[pos.items] == 7))[0])
     assert by_position.values[k] == 2.0  # no timestamps: the later position wins
     with pytest.raises(ValueError, match="duplicates must be"):
         Ratings.from_arrays(users, items, values, duplicates="sum")
@@ -115,7 +121,7 @@ def test_csr_round_trip_and_coo_duplicates():
 
 def test_torch_csr_matches_dense():
     toy = toy_ratings()
-    t = toy.to_torch_csr(dtype=torch.float64)
+    t = ratings_csr(toy, dtype=torch.float64)
     assert t.layout == torch.sparse_csr
     assert np.array_equal(t.to_dense().numpy(), np.nan_to_num(toy.to_dense(), nan=0.0))
 
@@ -146,3 +152,77 @@ def test_index_array_checks_range():
         index_array([-1], 3, "users")
     with pytest.raises(TypeError, match="integer"):
         index_array([0.5], 3, "users")
+
+
+# ---------------------------------------------------------------- immutability -------
+ARRAYS = ("users", "items", "values", "timestamps", "user_ids", "item_ids", "item_titles")
+
+
+def _with_everything():
+    return Ratings.from_arrays(
+        [30, 10, 30], [5, 5, 9], [1.0, 2.0, 3.0], [3, 2, 1], item_titles={5: "five", 9: "nine"}
+    )
+
+
+@pytest.mark.parametrize("make", [
+    _with_everything,
+    lambda: _with_everything().subset(np.array([0, 2])),
+    lambda: Ratings(np.array([0, 1]), np.array([1, 0]), np.array([4.0, 5.0])),
+    toy_ratings,
+])
+def test_every_array_is_read_only(make):
+    r = make()
+    for name in ARRAYS:
+        a = getattr(r, name)
+        if a is None:
+            continue
+        assert not a.flags.writeable, name
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = a[0]
+    with pytest.raises(ValueError, match="read-only"):
+        r.values[0] = 9
+
+
+def test_constructor_copies_the_callers_arrays():
+    users, items, values = np.array([0, 1]), np.array([1, 0]), np.array([4.0, 5.0])
+    ts, ids = np.array([10, 20]), np.array([7, 8])
+    r = Ratings(users, items, values, timestamps=ts, user_ids=ids)
+    for a in (users, items, values, ts, ids):
+        assert a.flags.writeable  # never made read-only behind the caller's back
+    users[0], values[0], ts[0], ids[0] = 1, 99.0, 0, 0  # ... and never shared
+    assert r.users[0] == 0 and r.values[0] == 4.0 and r.timestamps[0] == 10
+    assert r.user_ids[0] == 7
+
+
+def test_no_unchecked_ratings_can_be_built():
+    with pytest.raises(TypeError):
+        Ratings(np.array([0, 0]), np.array([1, 1]), np.array([np.nan, 2.0]), _checked=True)
+    r = toy_ratings()
+    with pytest.raises(ValueError, match="must be finite"):
+        dataclasses.replace(r, values=np.full(r.nnz, np.nan))
+    with pytest.raises(ValueError, match="duplicate"):
+        dataclasses.replace(r, users=np.zeros(r.nnz, dtype=int), items=np.zeros(r.nnz, dtype=int))
+    renamed = dataclasses.replace(r, name="again")
+    assert renamed.name == "again" and not renamed.values.flags.writeable
+    assert "13 ratings" in repr(renamed)
+
+
+@pytest.mark.parametrize(
+    "clone", [copy.copy, copy.deepcopy, lambda r: pickle.loads(pickle.dumps(r))]
+)
+def test_copies_and_pickles_stay_checked_and_read_only(clone):
+    r = _with_everything()
+    c = clone(r)
+    assert c.shape == r.shape and np.array_equal(c.values, r.values)
+    assert list(c.item_titles) == list(r.item_titles) and c.user_index(30) == 1
+    for name in ARRAYS:
+        assert not getattr(c, name).flags.writeable, name
+
+
+def test_from_arrays_and_as_ratings_leave_inputs_alone():
+    users, items, values = np.array([3, 1]), np.array([2, 2]), np.array([1.0, 2.0])
+    Ratings.from_arrays(users, items, values)
+    r = as_ratings((np.array([0, 1]), np.array([0, 0]), values))
+    assert values.flags.writeable and users.flags.writeable
+    values[0] = 7.0
+    assert r.values[0] == 1.0
