@@ -3,7 +3,7 @@
 The public API is re-exported here; each module maps to the chapter that introduces it.
 """
 
-from .als import ExplicitALS, FoldIn
+from .als import ExplicitALS
 from .baselines import BiasBaseline, GlobalMean, ItemMean, UserMean
 from .data import (
     DATA_DIR_ENV,
@@ -12,6 +12,7 @@ from .data import (
     ChecksumError,
     DatasetUnavailableError,
     Ratings,
+    as_ratings,
     default_data_dir,
     kfold,
     load_movielens,
@@ -21,8 +22,16 @@ from .data import (
     toy_ratings,
     train_test_split,
 )
-from .gd import DivergenceError, GradientDescentMF
+from .gd import GradientDescentMF
 from .metrics import mae, rmse
+from .model import (
+    DivergenceError,
+    Estimator,
+    FactorModel,
+    FoldIn,
+    NotFittedError,
+    Recommender,
+)
 from .objective import FactorParams, RatingTensors, objective, predict
 
 __version__ = "0.1.0"
@@ -30,8 +39,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Ratings", "load_movielens", "load_movielens_fold", "toy_ratings", "TOY_MATRIX",
     "synthetic_ratings", "train_test_split", "kfold", "per_user_holdout", "default_data_dir",
-    "DATASETS", "DATA_DIR_ENV", "ChecksumError", "DatasetUnavailableError",
+    "DATASETS", "DATA_DIR_ENV", "ChecksumError", "DatasetUnavailableError", "as_ratings",
     "GlobalMean", "UserMean", "ItemMean", "BiasBaseline", "rmse", "mae",
     "FactorParams", "RatingTensors", "objective", "predict", "GradientDescentMF", "DivergenceError",
-    "ExplicitALS", "FoldIn",
+    "ExplicitALS", "FoldIn", "Estimator", "Recommender", "FactorModel", "NotFittedError",
 ]

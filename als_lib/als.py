@@ -26,31 +26,25 @@ solvers form all of them at once as one CSR @ dense product with the row-wise ou
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .data import index_array
 from .linalg import conjugate_gradient, spd_solve, torch_csr
-from .objective import (
+from .model import (
     DivergenceError,
     FactorModel,
-    FactorParams,
-    RatingTensors,
-    check_float_dtype,
+    check_choice,
     check_positive_int,
-    evaluate_rmse,
-    objective_terms,
 )
+from .objective import RatingTensors, evaluate_rmse, objective_terms
 
-__all__ = ["ExplicitALS", "FoldIn", "SOLVERS", "Side", "half_step", "gram_matrices"]
+__all__ = ["ExplicitALS", "SOLVERS", "Side", "half_step", "gram_matrices"]
 
 SOLVERS = ("cg", "cholesky", "lu")
 
@@ -184,95 +178,123 @@ def gram_matrices(side: Side, Yt: torch.Tensor, chunk: int = 1 << 22) -> torch.T
     return A
 
 
-@dataclass
-class FoldIn:
-    """A user who was not in the training data, folded in from a few ratings."""
-
-    factors: np.ndarray
-    bias: float
-    items: np.ndarray
-
-
 class ExplicitALS(FactorModel):
     r"""Alternating Least Squares for explicit ratings (ALS-WR by default).
 
     Parameters
     ----------
-    factors : k, the number of latent factors.
-    reg : :math:`\lambda`.
-    weighted_reg : count-weighted regularisation :math:`\lambda n_u` (ALS-WR, Zhou et al. 2008)
-        if True, plain :math:`\lambda` if False.
-    biases : learn :math:`b_u, b_i` (folded into the factor vectors); :math:`\mu` is fixed.
-    iterations : full iterations (an item half-step, then a user half-step).
-    solver : ``"cg"`` (matrix-free conjugate gradient, warm-started, ``cg_steps`` steps:
-        the fast default), ``"cholesky"`` (exact, batched Cholesky) or ``"lu"`` (exact,
-        ``torch.linalg.solve``).
-    cg_steps : CG steps per half-step.
-    init_std : standard deviation of the random initial factors.
-    seed, device, dtype : reproducibility and where torch computes.
+    factors : int
+        k, the number of latent factors.
+    reg : float
+        :math:`\lambda`.
+    weighted_reg : bool
+        Count-weighted regularisation :math:`\lambda n_u` (ALS-WR, Zhou et
+        al. 2008) if True, plain :math:`\lambda` if False.
+    biases : bool
+        Learn :math:`b_u, b_i` (folded into the factor vectors);
+        :math:`\mu` is fixed.
+    iterations : int
+        Full iterations (an item half-step, then a user half-step).
+    solver : {"cg", "cholesky", "lu"}
+        ``"cg"``: matrix-free conjugate gradient, warm-started,
+        ``cg_steps`` steps (the fast default); ``"cholesky"``: exact,
+        batched Cholesky; ``"lu"``: exact, ``torch.linalg.solve``.
+    cg_steps : int
+        CG steps per half-step.
+    init_std : float
+        Standard deviation of the random initial factors.
+    seed : int
+        Seeds the initial factors.
+    device : str or torch.device
+        Where torch computes (``"cpu"``, ``"cuda"``).
+    dtype : torch.dtype
+        torch.float32 or torch.float64.
 
-    After `fit`: ``params_``, and ``history``: per iteration ``objective`` (and
-    ``objective_half``, after the item half-step), ``train_rmse``, ``eval_rmse`` and
-    ``seconds`` (cumulative solve time, evaluation not included). Each iteration ends with the
-    user half-step, so the user factors are the exact (or CG) solution for the final item
-    factors, just as `fold_in` computes for a new user.
+    Attributes
+    ----------
+    params_ : FactorParams
+        The fitted parameters (torch tensors); also as numpy arrays:
+        ``user_factors``, ``item_factors``, ``user_bias``, ``item_bias``.
+    n_users_, n_items_ : int
+        The fitted shape.
+    history_ : dict
+        Per-iteration lists (entry 0: the initial state): ``iteration``,
+        ``seconds`` (cumulative solve time, evaluation not included),
+        ``eval_rmse`` (with an ``eval_set``), and with
+        ``track_objective=True`` ``objective``, ``objective_half`` (after
+        the item half-step) and ``train_rmse``. Untracked entries are None.
 
-    Users or items with no training ratings keep zero factors and zero bias: their
-    predictions fall back to :math:`\mu` plus the other side's bias.
+    Each iteration ends with the user half-step, so the user factors are
+    the exact (or CG) solution for the final item factors, just as
+    `fold_in` computes for a new user. Users or items with no training
+    ratings keep zero factors and zero bias: their predictions fall back
+    to :math:`\mu` plus the other side's bias.
     """
 
-    def __init__(self, factors: int = 64, reg: float = 0.05, *, weighted_reg: bool = True,
-                 biases: bool = True, iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
-                 init_std: float = 0.1, seed: int = 0, device: str | torch.device = "cpu",
+    def __init__(self, factors: int = 64, reg: float = 0.05, *,
+                 weighted_reg: bool = True, biases: bool = True,
+                 iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
+                 init_std: float = 0.1, seed: int = 0,
+                 device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32):
-        factors, iterations, cg_steps = (check_positive_int(v, n) for v, n in
-                                         ((factors, "factors"), (iterations, "iterations"), (cg_steps, "cg_steps")))
-        if not (isinstance(reg, (int, float)) and reg >= 0 and math.isfinite(reg)):
-            raise ValueError(f"reg must be a finite number >= 0; got {reg!r}.")
-        if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}.")
-        check_float_dtype(dtype)
-        self.factors, self.reg, self.weighted_reg, self.biases = int(factors), float(reg), bool(weighted_reg), bool(biases)
-        self.iterations, self.solver, self.cg_steps = int(iterations), solver, int(cg_steps)
-        self.init_std, self.seed = float(init_std), int(seed)
-        self.device, self.dtype = torch.device(device), dtype
-        self.params_ = None
-        self.history: dict[str, list] = {}
+        self.factors, self.reg = factors, reg
+        self.weighted_reg, self.biases = weighted_reg, biases
+        self.iterations, self.solver, self.cg_steps = iterations, solver, cg_steps
+        self.init_std, self.seed = init_std, seed
+        self.device, self.dtype = device, dtype
 
-    def _config(self) -> dict:
-        return dict(factors=self.factors, reg=self.reg, weighted_reg=self.weighted_reg, biases=self.biases,
-                    iterations=self.iterations, solver=self.solver, cg_steps=self.cg_steps,
-                    init_std=self.init_std, seed=self.seed)
-
-    def __repr__(self) -> str:
-        return "ExplicitALS(" + ", ".join(f"{k}={v!r}" for k, v in self._config().items()) + ")"
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_positive_int(self.iterations, "iterations")
+        check_choice(self.solver, "solver", SOLVERS)
+        check_positive_int(self.cg_steps, "cg_steps")
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, ratings, eval_set=None, callback: Callable | None = None,
-            progress: bool = True, evaluate: bool = True) -> "ExplicitALS":
-        """Fit on ``ratings`` (a `Ratings`, scipy.sparse users x items, or
-        ``(users, items, values)`` index arrays).
+    def fit(self, ratings, eval_set=None, *, track_objective: bool = False,
+            callback: Callable | None = None,
+            progress: bool = True) -> "ExplicitALS":
+        """Fit on ``ratings``.
 
-        ``eval_set`` (same index space) is scored after every iteration;
-        ``callback(iteration, model)`` runs after each one and may return
-        True to stop early. ``evaluate=False`` skips computing the objective
-        and RMSEs for ``history`` (only ``seconds`` is recorded): the
-        fastest fit."""
+        Parameters
+        ----------
+        ratings : Ratings, scipy.sparse matrix or (users, items, values)
+            The training ratings.
+        eval_set : same types, optional
+            Held-out ratings (same index space), scored after every
+            iteration.
+        track_objective : bool
+            Record J after each half-step and the training RMSE (two
+            extra passes over the ratings per iteration; off by default,
+            so that the default fit is the fast one).
+        callback : callable, optional
+            ``callback(iteration, model)`` after each iteration; returning
+            True stops early.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        ExplicitALS
+            The model itself.
+
+        Raises
+        ------
+        DivergenceError
+            If the factors become NaN or infinite.
+        """
         from tqdm import tqdm
 
-        if eval_set is not None and not evaluate:
-            raise ValueError("eval_set is scored only with evaluate=True.")
         r, data, eval_data = self._start_fit(ratings, eval_set)
-        p, dt, dev = self.params_, self.dtype, self.device
+        p, dt, dev = self.params_, self.dtype, self.params_.U.device
         w = self.weighted_reg
         users_side = Side.build(r.users, r.items, r.values, r.shape, w, dt, dev)
         items_side = Side.build(r.items, r.users, r.values, r.shape[::-1], w,
                                 dt, dev)
         keys = ("iteration", "objective", "objective_half", "train_rmse",
                 "eval_rmse", "seconds")
-        self.history = {k: [] for k in keys}
-        self._evaluate = evaluate
-        self._record(0, data, eval_data, 0.0, None)
+        self.history_ = {k: [] for k in keys}
+        track = (data if track_objective else None), eval_data
+        self._record(0, *track, 0.0, None)
         elapsed = 0.0
         solve = (self.reg, self.solver, self.cg_steps)   # how to solve
         with torch.no_grad():
@@ -286,8 +308,9 @@ class ExplicitALS(FactorModel):
                 half_time = time.perf_counter() - start
                 self._check_finite(it, "item")
                 half_obj = None
-                if evaluate:
-                    half_obj = float(sum(objective_terms(p, data, self.reg, w)))
+                if track_objective:
+                    J = objective_terms(p, data, self.reg, w)
+                    half_obj = float(sum(J))
                 start = time.perf_counter()
                 # user half-step: U and b_u with V and b_i fixed
                 half_step(users_side, p.U, p.user_bias, p.V, p.item_bias,
@@ -295,120 +318,36 @@ class ExplicitALS(FactorModel):
                 _sync(dev)
                 elapsed += half_time + time.perf_counter() - start
                 self._check_finite(it, "user")
-                self._record(it, data, eval_data, elapsed, half_obj)
+                self._record(it, *track, elapsed, half_obj)
                 if callback is not None and callback(it, self):
                     break
         return self
 
     def _check_finite(self, it: int, side: str) -> None:
-        if not all(bool(torch.isfinite(t).all()) for t in self.params_.tensors()):
+        if not all(bool(torch.isfinite(t).all())
+                   for t in self.params_.tensors()):
             raise DivergenceError(
-                f"the {side} factors became non-finite at iteration {it}. ALS has no step size to "
-                "blow up, so this comes from the numbers themselves: check the ratings for extreme "
-                "values, use a larger reg, or fit in dtype=torch.float64."
+                f"the {side} factors became non-finite at iteration {it}. "
+                "ALS has no step size to blow up, so this comes from the "
+                "numbers themselves: check the ratings for extreme values, "
+                "use a larger reg, or fit in dtype=torch.float64."
             )
 
-    def _record(self, it: int, data: RatingTensors, eval_data, seconds: float, half_obj) -> None:
-        h = self.history
+    def _record(self, it: int, data: RatingTensors | None, eval_data,
+                seconds: float, half_obj) -> None:
+        """Append to ``history_``: J and the training RMSE if ``data`` is
+        given, the RMSE on ``eval_data`` if given."""
+        h = self.history_
         h["iteration"].append(it)
         h["seconds"].append(seconds)
-        if not self._evaluate:
-            for key in ("objective", "objective_half", "train_rmse", "eval_rmse"):
-                h[key].append(None)
-            return
-        sse, penalty = objective_terms(self.params_, data, self.reg, self.weighted_reg)
-        h["objective"].append(float(sse) + float(penalty))
+        obj = train = None
+        if data is not None:
+            sse, penalty = objective_terms(self.params_, data, self.reg,
+                                           self.weighted_reg)
+            obj = float(sse) + float(penalty)
+            train = math.sqrt(float(sse) / len(data))
+        h["objective"].append(obj)
         h["objective_half"].append(half_obj)
-        h["train_rmse"].append(math.sqrt(float(sse) / len(data)))
-        h["eval_rmse"].append(None if eval_data is None else evaluate_rmse(self.params_, eval_data))
-
-    # ------------------------------------------------------------------ using the model
-    def similar_items(self, item: int, n: int = 10, items=None) -> tuple[np.ndarray, np.ndarray]:
-        r"""The ``n`` items whose factor vectors have the highest cosine similarity
-        :math:`\mathbf{v}_i^\top\mathbf{v}_j / (\lVert\mathbf{v}_i\rVert\lVert\mathbf{v}_j\rVert)` with ``item``
-        (itself and items without ratings left out; ``items`` restricts the candidates):
-        (items, similarities)."""
-        self._check_fitted()
-        i = int(index_array([item], self.n_items, "item", "item")[0])
-        V = self.params_.V.double()
-        norms = V.norm(dim=1)
-        if float(norms[i]) == 0:
-            raise ValueError(f"item {i} has no training ratings, so its factors are zero and it has no neighbours.")
-        sims = ((V @ V[i]) / (norms * norms[i]).clamp(min=1e-300)).cpu().numpy()
-        no_factors = np.flatnonzero(norms.cpu().numpy() == 0)
-        return self._top(sims, n, np.append(no_factors, i), items)
-
-    def fold_in(self, items, ratings) -> FoldIn:
-        r"""Factors (and bias) for a new user from a few ``(items, ratings)``, without refitting:
-        one user half-step with the item side fixed, solved exactly."""
-        self._check_fitted()
-        i = index_array(items, self.n_items, "items", "item")
-        r = np.asarray(ratings, dtype=np.float64)
-        if r.shape != i.shape or len(i) == 0:
-            raise ValueError(f"items and ratings must be non-empty and the same length; got {len(i)} and {r.size}.")
-        if len(np.unique(i)) != len(i):
-            raise ValueError("items holds an item twice; give each rated item once.")
-        if not np.isfinite(r).all():
-            raise ValueError("ratings must be finite.")
-        p = self.params_
-        V = p.V.double().cpu()
-        ti = torch.as_tensor(i)
-        Y = _augment(V[ti], None if p.item_bias is None else torch.ones(len(i), dtype=torch.float64), ones_last=True)
-        target = torch.as_tensor(r) - p.mu
-        if p.item_bias is not None:
-            target = target - p.item_bias.double().cpu()[ti]
-        w = len(i) if self.weighted_reg else 1.0
-        A = Y.T @ Y + self.reg * w * torch.eye(Y.shape[1], dtype=torch.float64)
-        x = spd_solve(A, Y.T @ target).numpy()
-        if p.item_bias is None:
-            return FoldIn(x, 0.0, i)
-        return FoldIn(x[:-1], float(x[-1]), i)
-
-    def recommend(self, user, n: int = 10, exclude_seen: bool = True, items=None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``n`` items for a user index, or for a `FoldIn` (a folded-in new user);
-        ``items`` restricts the candidates."""
-        if not isinstance(user, FoldIn):
-            return super().recommend(user, n, exclude_seen, items)
-        self._check_fitted()
-        p = self.params_
-        scores = (p.V.double().cpu().numpy() @ user.factors) + p.mu + user.bias
-        if p.item_bias is not None:
-            scores = scores + p.item_bias.double().cpu().numpy()
-        return self._top(scores, n, user.items if exclude_seen else None, items)
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
-        """Save to ``.npz`` (no pickle): the factors bit for bit, the configuration and history."""
-        self._check_fitted()
-        p = self.params_
-        arrays = {
-            "format": np.array("als_lib.ExplicitALS/1"),
-            "config": np.array(json.dumps(self._config())),
-            "history": np.array(json.dumps(self.history)),
-            "dtype": np.array(str(self.dtype).replace("torch.", "")),
-            "mu": np.array(p.mu, dtype=np.float64),
-            "U": p.U.cpu().numpy(), "V": p.V.cpu().numpy(),
-            "seen_indptr": self._seen.indptr, "seen_indices": self._seen.indices,
-        }
-        if p.user_bias is not None:
-            arrays["user_bias"] = p.user_bias.cpu().numpy()
-            arrays["item_bias"] = p.item_bias.cpu().numpy()
-        np.savez(Path(path), **arrays)
-
-    @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "ExplicitALS":
-        """Load a model written by `save`."""
-        with np.load(Path(path), allow_pickle=False) as f:
-            if "format" not in f or str(f["format"]) != "als_lib.ExplicitALS/1":
-                raise ValueError(f"{path} is not an ExplicitALS file written by ExplicitALS.save.")
-            dtype = getattr(torch, str(f["dtype"]))
-            model = cls(**json.loads(str(f["config"])), device=device, dtype=dtype)
-            model.history = json.loads(str(f["history"]))
-            U, V = torch.from_numpy(f["U"]).to(device), torch.from_numpy(f["V"]).to(device)
-            bu = torch.from_numpy(f["user_bias"]).to(device) if "user_bias" in f else None
-            bi = torch.from_numpy(f["item_bias"]).to(device) if "item_bias" in f else None
-            model.params_ = FactorParams(U, V, float(f["mu"]), bu, bi)
-            model.n_users, model.n_items = U.shape[0], V.shape[0]
-            data = np.ones(len(f["seen_indices"]), dtype=np.float64)
-            model._seen = sp.csr_matrix((data, f["seen_indices"], f["seen_indptr"]), shape=(U.shape[0], V.shape[0]))
-        return model
+        h["train_rmse"].append(train)
+        h["eval_rmse"].append(None if eval_data is None
+                              else evaluate_rmse(self.params_, eval_data))

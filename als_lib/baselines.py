@@ -1,53 +1,48 @@
 """Baselines that every factorisation model must beat (Chapter 1).
 
-All share the estimator shape of the library: ``fit(ratings)`` returns the model,
-``predict(users, items)`` returns one prediction per (user, item) pair, and `score` gives
-the RMSE on a `Ratings`. A user or item with no training ratings gets no bias (it falls back
-to the global mean), so predictions exist for every index of the fitted shape.
+Each is a `~als_lib.model.Recommender` with no factors (k = 0): ``fit(ratings)`` returns
+the model, ``predict(users, items)`` one prediction per (user, item) pair, `rmse` the RMSE
+on held-out ratings, and `recommend`, `save` and `load` work as for every model. A user or
+item with no training ratings gets no bias (it falls back to the global mean), so
+predictions exist for every index of the fitted shape.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from .data import Ratings, index_array
-from .metrics import rmse
+from .data import Ratings, as_ratings
+from .model import Recommender, check_number, check_positive_int
+from .objective import FactorParams
 
 __all__ = ["GlobalMean", "UserMean", "ItemMean", "BiasBaseline"]
 
 
-class _Baseline:
-    mu: float
-    b_user: np.ndarray
-    b_item: np.ndarray
+class _Baseline(Recommender):
+    r"""A baseline is a model with k = 0 factors: ``fit`` computes
+    :math:`\mu` and the biases in closed form (float64), and everything
+    else (predict, recommend, save, ...) comes from `Recommender`."""
 
-    def fit(self, ratings: Ratings) -> "_Baseline":
-        if not isinstance(ratings, Ratings):
-            raise TypeError(f"ratings must be a Ratings; got {type(ratings).__name__}.")
-        self.n_users, self.n_items = ratings.shape
-        self.mu = float(ratings.values.mean())
-        self.b_user, self.b_item = self._biases(ratings)
+    def __init__(self):
+        pass
+
+    def fit(self, ratings) -> "_Baseline":
+        """Fit on ``ratings`` (a `Ratings`, a scipy.sparse matrix or
+        ``(users, items, values)``); returns the model."""
+        self._validate_params()
+        r = as_ratings(ratings)
+        mu = float(r.values.mean())
+        b_user, b_item = self._biases(r, mu)
+        self._set_fitted(r, FactorParams(
+            torch.zeros(r.n_users, 0, dtype=torch.float64),
+            torch.zeros(r.n_items, 0, dtype=torch.float64), mu,
+            torch.from_numpy(b_user), torch.from_numpy(b_item)))
+        self.history_ = {}
         return self
 
-    def _biases(self, ratings: Ratings) -> tuple[np.ndarray, np.ndarray]:
+    def _biases(self, ratings: Ratings, mu: float):
         return np.zeros(ratings.n_users), np.zeros(ratings.n_items)
-
-    def predict(self, users, items) -> np.ndarray:
-        r"""``mu + b_user[u] + b_item[i]`` for each pair."""
-        if not hasattr(self, "mu"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet; call fit(ratings) first.")
-        u = index_array(users, self.n_users, "users", "user")
-        i = index_array(items, self.n_items, "items", "item")
-        if u.shape != i.shape:
-            raise ValueError(f"users and items must have the same shape; got {u.shape} and {i.shape}.")
-        return self.mu + self.b_user[u] + self.b_item[i]
-
-    def score(self, ratings: Ratings) -> float:
-        """RMSE of the predictions on ``ratings``."""
-        return rmse(ratings.values, self.predict(ratings.users, ratings.items))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 def _mean_offsets(
@@ -70,15 +65,19 @@ class UserMean(_Baseline):
     r"""Predict each user's mean rating :math:`\hat r_{ui} = \mu + b_u`, ``b_u`` the mean of
     ``r_ui - mu`` over the user's ratings (``mu`` for users with none)."""
 
-    def _biases(self, ratings):
-        return _mean_offsets(ratings.users, ratings.values - self.mu, ratings.n_users, 0.0), np.zeros(ratings.n_items)
+    def _biases(self, ratings, mu):
+        b_u = _mean_offsets(ratings.users, ratings.values - mu,
+                            ratings.n_users, 0.0)
+        return b_u, np.zeros(ratings.n_items)
 
 
 class ItemMean(_Baseline):
     r"""Predict each item's mean rating :math:`\hat r_{ui} = \mu + b_i`."""
 
-    def _biases(self, ratings):
-        return np.zeros(ratings.n_users), _mean_offsets(ratings.items, ratings.values - self.mu, ratings.n_items, 0.0)
+    def _biases(self, ratings, mu):
+        b_i = _mean_offsets(ratings.items, ratings.values - mu,
+                            ratings.n_items, 0.0)
+        return np.zeros(ratings.n_users), b_i
 
 
 class BiasBaseline(_Baseline):
@@ -102,21 +101,17 @@ class BiasBaseline(_Baseline):
         item_damping: float = 25.0,
         iterations: int = 1,
     ):
-        if user_damping < 0 or item_damping < 0:
-            raise ValueError(
-                f"damping must be >= 0; got user_damping={user_damping}, "
-                f"item_damping={item_damping}."
-            )
-        if iterations < 1:
-            raise ValueError(
-                f"iterations must be at least 1; got {iterations}."
-            )
         self.user_damping = user_damping
         self.item_damping = item_damping
         self.iterations = iterations
 
-    def _biases(self, ratings):
-        r = ratings.values - self.mu
+    def _validate_params(self):
+        check_number(self.user_damping, "user_damping")
+        check_number(self.item_damping, "item_damping")
+        check_positive_int(self.iterations, "iterations")
+
+    def _biases(self, ratings, mu):
+        r = ratings.values - mu
         users, items = ratings.users, ratings.items
         b_u = np.zeros(ratings.n_users)
         for _ in range(self.iterations):
@@ -127,10 +122,3 @@ class BiasBaseline(_Baseline):
                 users, r - b_i[items], ratings.n_users, self.user_damping
             )
         return b_u, b_i
-
-    def __repr__(self) -> str:
-        return (
-            f"BiasBaseline(user_damping={self.user_damping}, "
-            f"item_damping={self.item_damping}, "
-            f"iterations={self.iterations})"
-        )

@@ -23,20 +23,21 @@ from typing import Callable
 
 import torch
 
-from .data import Ratings
-from .objective import (
+from .model import (
     DivergenceError,
     FactorModel,
+    check_choice,
+    check_number,
+    check_positive_int,
+)
+from .objective import (
     FactorParams,
     RatingTensors,
-    check_float_dtype,
-    check_positive_int,
     evaluate_rmse,
-    init_params,
     objective_terms,
 )
 
-__all__ = ["GradientDescentMF", "DivergenceError", "batch_gradients", "init_params"]
+__all__ = ["GradientDescentMF", "batch_gradients"]
 
 
 def batch_gradients(params: FactorParams, users: torch.Tensor,
@@ -71,76 +72,126 @@ def batch_gradients(params: FactorParams, users: torch.Tensor,
 
 
 class GradientDescentMF(FactorModel):
-    r"""Matrix factorisation fitted by gradient descent on the objective of `als_lib.objective`.
+    r"""Matrix factorisation fitted by gradient descent on the objective
+    of `als_lib.objective`.
 
     Parameters
     ----------
-    factors : k, the number of latent factors.
-    reg : :math:`\lambda`, the regularisation strength.
-    weighted_reg : count-weighted regularisation (:math:`\lambda n_u`, as in ALS-WR) if True,
-        plain :math:`\lambda` if False.
-    biases : learn user and item biases :math:`b_u, b_i` (the mean :math:`\mu` is fixed).
-    lr : the learning rate :math:`\eta`; every step is :math:`\theta \leftarrow \theta - \eta \nabla J_B`
-        (for Adam, the Adam step with step size :math:`\eta`).
-    epochs : passes over the training ratings.
-    method : ``"gd"`` (full batch), ``"sgd"`` (shuffled mini-batches) or ``"adam"``
-        (mini-batches, Adam moments with ``betas``).
-    batch_size : ratings per mini-batch (ignored by ``"gd"``).
-    init_std : standard deviation of the random initial factors.
-    seed : seeds the initial factors and the shuffling.
-    device, dtype : where and in what precision torch computes.
+    factors : int
+        k, the number of latent factors.
+    reg : float
+        :math:`\lambda`, the regularisation strength.
+    weighted_reg : bool
+        Count-weighted regularisation (:math:`\lambda n_u`, as in ALS-WR)
+        if True, plain :math:`\lambda` if False.
+    biases : bool
+        Learn user and item biases :math:`b_u, b_i` (the mean :math:`\mu`
+        is fixed).
+    lr : float
+        The learning rate :math:`\eta`; every step is
+        :math:`\theta \leftarrow \theta - \eta \nabla J_B` (for Adam, the
+        Adam step with step size :math:`\eta`).
+    epochs : int
+        Passes over the training ratings.
+    method : {"gd", "sgd", "adam"}
+        Full batch, shuffled mini-batches, or mini-batches with Adam
+        moments (``betas``).
+    batch_size : int
+        Ratings per mini-batch (ignored by ``"gd"``).
+    init_std : float
+        Standard deviation of the random initial factors.
+    betas : tuple of float
+        Adam's decay rates of the first and second moments.
+    seed : int
+        Seeds the initial factors and the shuffling.
+    device : str or torch.device
+        Where torch computes (``"cpu"``, ``"cuda"``).
+    dtype : torch.dtype
+        torch.float32 or torch.float64.
 
-    After `fit`: ``params_`` (a `FactorParams`) and ``history``, a dict of per-epoch lists
-    (``epoch``, ``objective``, ``train_rmse``, ``eval_rmse``, ``seconds``; epoch 0 is the
-    initial state, ``seconds`` is cumulative training time without evaluation).
+    Attributes
+    ----------
+    params_ : FactorParams
+        The fitted parameters (torch tensors); also as numpy arrays:
+        ``user_factors``, ``item_factors``, ``user_bias``, ``item_bias``.
+    n_users_, n_items_ : int
+        The fitted shape.
+    history_ : dict
+        Per-epoch lists ``epoch``, ``seconds`` (cumulative training time
+        without evaluation), ``eval_rmse`` (with an ``eval_set``), and
+        ``objective`` and ``train_rmse`` (with ``track_objective=True``);
+        epoch 0 is the initial state, untracked entries are None.
 
-    If the objective becomes NaN or infinite, `fit` stops and raises `DivergenceError`
-    naming the epoch; ``history`` then holds the epochs before it.
+    If the objective, the factors or the predictions become NaN or
+    infinite, `fit` stops and raises `DivergenceError` naming the epoch;
+    ``history_`` then holds the epochs before it.
     """
 
     METHODS = ("gd", "sgd", "adam")
 
-    def __init__(self, factors: int = 64, reg: float = 0.05, *, weighted_reg: bool = True,
-                 biases: bool = True, lr: float = 0.01, epochs: int = 20, method: str = "sgd",
-                 batch_size: int = 1024, init_std: float = 0.1, betas: tuple[float, float] = (0.9, 0.999),
-                 seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
-        factors, epochs, batch_size = (check_positive_int(v, n) for v, n in
-                                       ((factors, "factors"), (epochs, "epochs"), (batch_size, "batch_size")))
-        if not reg >= 0:
-            raise ValueError(f"reg must be >= 0; got {reg!r}.")
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0; got {lr!r}.")
-        if method not in self.METHODS:
-            raise ValueError(f"method must be one of {self.METHODS}; got {method!r}.")
-        check_float_dtype(dtype)
-        self.factors, self.reg, self.weighted_reg, self.biases = int(factors), float(reg), weighted_reg, biases
-        self.lr, self.epochs, self.method, self.batch_size = float(lr), int(epochs), method, int(batch_size)
-        self.init_std, self.betas, self.seed = float(init_std), betas, int(seed)
-        self.device, self.dtype = torch.device(device), dtype
-        self.params_ = None
-        self.history: dict[str, list] = {}
+    def __init__(self, factors: int = 64, reg: float = 0.05, *,
+                 weighted_reg: bool = True, biases: bool = True,
+                 lr: float = 0.01, epochs: int = 20, method: str = "sgd",
+                 batch_size: int = 1024, init_std: float = 0.1,
+                 betas: tuple[float, float] = (0.9, 0.999), seed: int = 0,
+                 device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32):
+        self.factors, self.reg = factors, reg
+        self.weighted_reg, self.biases = weighted_reg, biases
+        self.lr, self.epochs, self.method = lr, epochs, method
+        self.batch_size, self.init_std, self.betas = batch_size, init_std, betas
+        self.seed, self.device, self.dtype = seed, device, dtype
 
-    def __repr__(self) -> str:
-        return (f"GradientDescentMF(factors={self.factors}, reg={self.reg}, weighted_reg={self.weighted_reg}, "
-                f"biases={self.biases}, lr={self.lr}, epochs={self.epochs}, method={self.method!r}, "
-                f"batch_size={self.batch_size})")
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_number(self.lr, "lr", strict=True)
+        check_positive_int(self.epochs, "epochs")
+        check_choice(self.method, "method", self.METHODS)
+        check_positive_int(self.batch_size, "batch_size")
+        if not (len(self.betas) == 2
+                and all(0 <= b < 1 for b in self.betas)):
+            raise ValueError("betas must be two numbers in [0, 1); "
+                             f"got {self.betas!r}.")
 
-    def fit(self, ratings: Ratings, eval_set=None,
+    def fit(self, ratings, eval_set=None, *,
+            track_objective: bool = False,
             callback: Callable | None = None,
             progress: bool = True) -> "GradientDescentMF":
-        """Fit on ``ratings``; ``eval_set`` (same index space) is scored
-        after every epoch.
+        """Fit on ``ratings``.
 
-        ``callback(epoch, model)`` is called after each epoch; returning
-        True stops early.
+        Parameters
+        ----------
+        ratings : Ratings, scipy.sparse matrix or (users, items, values)
+            The training ratings.
+        eval_set : same types, optional
+            Held-out ratings (same index space), scored after every epoch.
+        track_objective : bool
+            Record J and the training RMSE after every epoch (costs an
+            extra pass over the ratings).
+        callback : callable, optional
+            ``callback(epoch, model)`` after each epoch; returning True
+            stops early.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        GradientDescentMF
+            The model itself.
+
+        Raises
+        ------
+        DivergenceError
+            When the steps are too large and the fit blows up.
         """
         from tqdm import tqdm
 
         _, data, eval_data = self._start_fit(ratings, eval_set)
-        p, dev, dt = self.params_, self.device, self.dtype
+        p, dev, dt = self.params_, self.params_.U.device, self.dtype
+        n_users, n_items = self.n_users_, self.n_items_
         if self.weighted_reg:       # each rating carries lambda ||u_u||^2
-            s_user = torch.ones(self.n_users, dtype=dt, device=dev)
-            s_item = torch.ones(self.n_items, dtype=dt, device=dev)
+            s_user = torch.ones(n_users, dtype=dt, device=dev)
+            s_item = torch.ones(n_items, dtype=dt, device=dev)
         else:                       # each carries lambda ||u_u||^2 / n_u
             s_user = 1.0 / data.user_counts.clamp(min=1)
             s_item = 1.0 / data.item_counts.clamp(min=1)
@@ -152,8 +203,9 @@ class GradientDescentMF(FactorModel):
         nnz = len(data)
         batch = nnz if self.method == "gd" else self.batch_size
         keys = ("epoch", "objective", "train_rmse", "eval_rmse", "seconds")
-        self.history = {k: [] for k in keys}
-        self._record(0, data, eval_data, 0.0)
+        self.history_ = {k: [] for k in keys}
+        track = (data if track_objective else None), eval_data
+        self._record(0, *track, 0.0)
         elapsed, step = 0.0, 0
         for epoch in tqdm(range(1, self.epochs + 1),
                           desc=f"{self.method} epochs", disable=not progress):
@@ -166,8 +218,10 @@ class GradientDescentMF(FactorModel):
                     u, i, v = data.users, data.items, data.values
                 else:
                     idx = order[lo:lo + batch]
-                    u, i, v = data.users[idx], data.items[idx], data.values[idx]
-                grads = batch_gradients(p, u, i, v, self.reg, s_user, s_item)
+                    u, i = data.users[idx], data.items[idx]
+                    v = data.values[idx]
+                grads = batch_gradients(p, u, i, v, self.reg,
+                                        s_user, s_item)
                 step += 1
                 if adam is None:
                     self._sgd_step(p, u, i, grads)
@@ -176,7 +230,7 @@ class GradientDescentMF(FactorModel):
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             elapsed += time.perf_counter() - start
-            self._record(epoch, data, eval_data, elapsed)
+            self._record(epoch, *track, elapsed)
             if callback is not None and callback(epoch, self):
                 break
         return self
@@ -204,19 +258,41 @@ class GradientDescentMF(FactorModel):
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
             t.addcdiv_(m, (v / c2).sqrt_().add_(1e-8), value=-self.lr / c1)
 
-    def _record(self, epoch: int, data: RatingTensors, eval_data, seconds: float) -> None:
+    def _record(self, epoch: int, data: RatingTensors | None, eval_data,
+                seconds: float) -> None:
+        """Check that the fit has not blown up, then append to
+        ``history_``: J and the training RMSE if ``data`` is given, the
+        RMSE on ``eval_data`` if given."""
+        p, h = self.params_, self.history_
+        obj = train = held_out = None
+        problem = None                  # what became NaN or infinite
         with torch.no_grad():
-            sse, penalty = objective_terms(self.params_, data, self.reg, self.weighted_reg)
-            obj = float(sse) + float(penalty)
-        if not math.isfinite(obj):
+            for t in p.tensors():
+                if not bool(torch.isfinite(t).all()):
+                    bad = "nan" if bool(torch.isnan(t).any()) else "inf"
+                    problem = f"factors became {bad}"
+                    break
+            if problem is None and data is not None:
+                sse, penalty = objective_terms(p, data, self.reg,
+                                               self.weighted_reg)
+                obj = float(sse) + float(penalty)
+                train = math.sqrt(float(sse) / len(data))
+                if not math.isfinite(obj):
+                    problem = f"objective became {obj}"
+            if problem is None and eval_data is not None:
+                try:
+                    held_out = evaluate_rmse(p, eval_data)
+                except ValueError:          # the predictions overflowed
+                    problem = "predictions became infinite"
+        if problem is not None:
             raise DivergenceError(
-                f"the objective became {obj} at epoch {epoch} ({self.method}, lr={self.lr:g}): the "
-                f"steps are too large and the factors blew up. Use a smaller learning rate, e.g. "
+                f"the {problem} at epoch {epoch} ({self.method}, "
+                f"lr={self.lr:g}): the steps are too large and the factors "
+                f"blew up. Use a smaller learning rate, e.g. "
                 f"lr={self.lr / 10:g}."
             )
-        h = self.history
         h["epoch"].append(epoch)
         h["objective"].append(obj)
-        h["train_rmse"].append(math.sqrt(float(sse) / len(data)))
-        h["eval_rmse"].append(None if eval_data is None else evaluate_rmse(self.params_, eval_data))
+        h["train_rmse"].append(train)
+        h["eval_rmse"].append(held_out)
         h["seconds"].append(seconds)

@@ -24,26 +24,23 @@ Gradient descent (`als_lib.gd`) and ALS (`als_lib.als`) minimise this same ``J``
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from .data import Ratings, as_ratings, index_array
+from .data import Ratings
+from .metrics import rmse
 
 __all__ = [
     "FactorParams",
     "RatingTensors",
-    "as_ratings",
     "predict",
     "regularizer",
     "objective",
     "objective_terms",
     "evaluate_rmse",
-    "FactorModel",
-    "DivergenceError",
+    "predict_rows",
     "init_params",
 ]
 
@@ -81,9 +78,10 @@ class RatingTensors:
     @classmethod
     def from_ratings(cls, ratings: Ratings, dtype=torch.float32, device="cpu") -> "RatingTensors":
         return cls(
-            torch.as_tensor(ratings.users, device=device),
-            torch.as_tensor(ratings.items, device=device),
-            torch.as_tensor(ratings.values, dtype=dtype, device=device),
+            # torch.tensor copies: the arrays of a Ratings are read-only
+            torch.tensor(ratings.users, device=device),
+            torch.tensor(ratings.items, device=device),
+            torch.tensor(ratings.values, dtype=dtype, device=device),
             torch.as_tensor(ratings.user_counts(), dtype=dtype, device=device),
             torch.as_tensor(ratings.item_counts(), dtype=dtype, device=device),
             ratings.n_users,
@@ -92,10 +90,6 @@ class RatingTensors:
 
     def __len__(self) -> int:
         return len(self.values)
-
-
-class DivergenceError(FloatingPointError):
-    """The objective became NaN or infinite during a fit: the steps were too large."""
 
 
 def init_params(n_users: int, n_items: int, k: int, mu: float, biases: bool, init_std: float,
@@ -131,6 +125,21 @@ def predict(
     if params.item_bias is not None:
         pred = pred + params.item_bias[items]
     return pred
+
+
+def predict_rows(params: FactorParams, X: torch.Tensor,
+                 x_bias: torch.Tensor | None) -> torch.Tensor:
+    r"""Predicted ratings of every item for users with factor rows ``X``
+    (b x k) and biases ``x_bias`` (b,): the b x n matrix
+    :math:`\mu + b_u + b_i + X V^\top`, in float64. Known users (rows of
+    ``U``) and folded-in users are scored the same way."""
+    V = params.V.to(X.device, torch.float64)
+    out = X.double() @ V.T + params.mu
+    if x_bias is not None:
+        out = out + x_bias.double()[:, None]
+    if params.item_bias is not None:
+        out = out + params.item_bias.to(X.device, torch.float64)[None, :]
+    return out
 
 
 def regularizer(
@@ -184,117 +193,6 @@ def objective(params: FactorParams, data: RatingTensors, reg: float, weighted: b
 
 
 def evaluate_rmse(params: FactorParams, data: RatingTensors) -> float:
-    """Root mean squared error of the model's predictions on ``data`` (computed in float64)."""
-    err = data.values - predict(params, data.users, data.items)
-    return math.sqrt(float((err.double() ** 2).mean()))
-
-
-def check_positive_int(value, name: str) -> int:
-    """``value`` as an int, or a ValueError naming ``name`` if it is not a positive integer."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
-
-
-def check_float_dtype(dtype) -> torch.dtype:
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}.")
-    return dtype
-
-
-class FactorModel:
-    """What every factorisation model shares: the start of a fit, predictions, recommendations.
-
-    Subclasses have ``factors``, ``biases``, ``init_std``, ``seed``, ``dtype`` and ``device``;
-    `_start_fit` sets ``params_`` (a `FactorParams`), ``n_users``, ``n_items`` and ``_seen``
-    (the training matrix, CSR).
-    """
-
-    params_: FactorParams
-
-    def _start_fit(self, ratings, eval_set) -> tuple[Ratings, RatingTensors, RatingTensors | None]:
-        """Check the inputs, remember the shape and the seen items, convert to tensors and draw
-        the initial factors (`init_params`). Returns (ratings, train tensors, eval tensors)."""
-        r = as_ratings(ratings)
-        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
-        if ev is not None and ev.shape != r.shape:
-            raise ValueError(f"eval_set has shape {ev.shape} but ratings has {r.shape}; use a split of the same data.")
-        self.n_users, self.n_items = r.shape
-        self._seen = r.to_csr()
-        data = RatingTensors.from_ratings(r, self.dtype, self.device)
-        eval_data = None if ev is None else RatingTensors.from_ratings(ev, self.dtype, self.device)
-        self.params_ = init_params(self.n_users, self.n_items, self.factors, float(r.values.mean()),
-                                   self.biases, self.init_std, self.seed, self.dtype, self.device,
-                                   r.user_counts(), r.item_counts())
-        return r, data, eval_data
-
-    def _check_fitted(self) -> None:
-        if getattr(self, "params_", None) is None:
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet; call fit(ratings) first.")
-
-    def predict(self, users, items) -> np.ndarray:
-        r"""Predicted ratings :math:`\hat r_{ui}` for index arrays ``users`` and ``items``.
-
-        A user or item without training ratings has zero factors and zero bias, so its
-        prediction falls back to the mean (plus the other side's bias).
-        """
-        self._check_fitted()
-        u = index_array(users, self.n_users, "users", "user")
-        i = index_array(items, self.n_items, "items", "item")
-        if u.shape != i.shape:
-            raise ValueError(f"users and items must have the same shape; got {u.shape} and {i.shape}.")
-        dev = self.params_.U.device
-        with torch.no_grad():
-            out = predict(self.params_, torch.as_tensor(u, device=dev), torch.as_tensor(i, device=dev))
-        return out.double().cpu().numpy()
-
-    def score(self, ratings) -> float:
-        """RMSE on ``ratings`` (a `Ratings`, sparse matrix or ``(users, items, values)``)."""
-        r = as_ratings(ratings)
-        p = self.predict(r.users, r.items)
-        return float(np.sqrt(np.mean((r.values - p) ** 2)))
-
-    def recommend(self, user: int, n: int = 10, exclude_seen: bool = True,
-                  items=None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` items with the highest predicted rating for ``user``: (items, scores).
-
-        ``exclude_seen`` leaves out the items the user rated in the training data; ``items``
-        restricts the candidates to these item indices (for example, items with enough ratings).
-        """
-        self._check_fitted()
-        u = int(index_array([user], self.n_users, "user", "user")[0])
-        p = self.params_
-        with torch.no_grad():
-            scores = p.V @ p.U[u] + p.mu
-            if p.item_bias is not None:
-                scores = scores + p.item_bias
-            if p.user_bias is not None:
-                scores = scores + p.user_bias[u]
-            scores = scores.double().cpu().numpy()
-        seen = self._seen.indices[self._seen.indptr[u]:self._seen.indptr[u + 1]] if exclude_seen else None
-        return self._top(scores, n, seen, items)
-
-    def _top(self, scores: np.ndarray, n: int, exclude=None, candidates=None) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and values of the ``n`` largest finite ``scores``, best first, after removing
-        ``exclude`` and keeping only ``candidates`` (item indices).
-
-        Ties are broken deterministically: higher score first, then the lower item index, also
-        at the cut-off (of several items tied for the last place, the lowest indices are kept).
-        """
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer; got {n!r}.")
-        scores = scores.copy()
-        if candidates is not None:
-            keep = np.zeros(len(scores), dtype=bool)
-            keep[index_array(candidates, self.n_items, "items", "item")] = True
-            scores[~keep] = -np.inf
-        if exclude is not None:
-            scores[exclude] = -np.inf
-        n = min(int(n), int(np.isfinite(scores).sum()))
-        if n == 0:
-            return np.array([], dtype=np.int64), np.array([])
-        # every item scoring at least the n-th best (ties at the cut-off included), in index order
-        nth_best = -np.partition(-scores, n - 1)[n - 1]
-        contenders = np.flatnonzero(scores >= nth_best)
-        top = contenders[np.lexsort((contenders, -scores[contenders]))[:n]]
-        return top, scores[top]
+    """Root mean squared error of the model's predictions on ``data``
+    (`als_lib.metrics.rmse`, in float64)."""
+    return rmse(data.values, predict(params, data.users, data.items))

@@ -32,13 +32,13 @@ K, ITERATIONS = 64, 15
 def time_fit(ratings, repeats: int = 3, **kw) -> tuple[float, float]:
     """Median solve time per iteration and median wall time of ``repeats`` fits, after one
     untimed warm-up fit (first-call allocations and kernel set-up are not per-iteration costs)."""
-    ExplicitALS(K, iterations=2, **kw).fit(ratings, progress=False, evaluate=False)
+    ExplicitALS(K, iterations=2, **kw).fit(ratings, progress=False)
     per_it, wall = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        m = ExplicitALS(K, iterations=ITERATIONS, **kw).fit(ratings, progress=False, evaluate=False)
+        m = ExplicitALS(K, iterations=ITERATIONS, **kw).fit(ratings, progress=False)
         wall.append(time.perf_counter() - start)
-        per_it.append(m.history["seconds"][-1] / ITERATIONS)
+        per_it.append(m.history_["seconds"][-1] / ITERATIONS)
     return float(np.median(per_it)) * 1000, float(np.median(wall))
 
 
@@ -71,7 +71,7 @@ def main() -> None:
         print("\nlambda = 0.13 (--skip-cv)")
     else:
         folds = list(kfold(train, k=5, seed=1))
-        cv = {l: np.mean([ExplicitALS(K, reg=l, iterations=ITERATIONS).fit(a, progress=False, evaluate=False).score(b)
+        cv = {l: np.mean([ExplicitALS(K, reg=l, iterations=ITERATIONS).fit(a, progress=False).rmse(b)
                           for a, b in folds]) for l in grid}
         lam = min(cv, key=cv.get)
         print("\n5-fold CV on the training part (count-weighted lambda):")
@@ -80,8 +80,8 @@ def main() -> None:
     results = {}
     for solver in ("cg", "cholesky"):
         start = time.perf_counter()
-        m = ExplicitALS(K, reg=lam, iterations=ITERATIONS, solver=solver).fit(train, progress=False, evaluate=False)
-        results[solver] = (m.score(test), time.perf_counter() - start)
+        m = ExplicitALS(K, reg=lam, iterations=ITERATIONS, solver=solver).fit(train, progress=False)
+        results[solver] = (m.rmse(test), time.perf_counter() - start)
     print(f"\nml-100k fixed split, k={K}, biases, lambda={lam:g}:")
     print(f"  {'model':<32}{'test RMSE':>10}{'fit time (s)':>14}")
     for solver, (score, secs) in results.items():

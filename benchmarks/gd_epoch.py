@@ -37,10 +37,10 @@ def main() -> None:
     for method, lr in (("sgd", 0.005), ("adam", 0.003), ("gd", 0.0005)):
         model = GradientDescentMF(args.factors, reg=0.1, lr=lr, epochs=args.epochs, method=method,
                                   batch_size=args.batch_size, seed=0)
-        model.fit(ratings, progress=False)
-        per_epoch = np.diff(model.history["seconds"]) * 1000
+        model.fit(ratings, progress=False, track_objective=True)
+        per_epoch = np.diff(model.history_["seconds"]) * 1000
         print(f"{method:<8} {np.median(per_epoch):18.1f} {per_epoch.min():8.1f} {per_epoch.max():8.1f}"
-              f"  {model.history['train_rmse'][-1]:.4f}")
+              f"  {model.history_['train_rmse'][-1]:.4f}")
 
 
 if __name__ == "__main__":

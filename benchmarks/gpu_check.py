@@ -7,10 +7,14 @@
 2. ml-100k: test RMSE on the book's split on CUDA and CPU.
 3. Speed: ms per ALS iteration (CG, k=64, 15 iterations) on CUDA for ml-100k and synthetic
    1M/10M ratings, and one SGD epoch on ml-100k. Timings synchronise the device.
+
+Exits with status 1 if any CPU/CUDA comparison is a MISMATCH (factors differing by more
+than 1e-8, or test RMSEs by more than 1e-4), and 2 when there is no CUDA device.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -23,8 +27,11 @@ def max_diff(a, b) -> float:
     return max(float((x.cpu() - y.cpu()).abs().max()) for x, y in zip(a.params_.tensors(), b.params_.tensors()))
 
 
-def main() -> None:
-    assert torch.cuda.is_available(), "no CUDA device"
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("no CUDA device: nothing to check", file=sys.stderr)
+        return 2
+    mismatches = 0
     print(f"{time.strftime('%Y-%m-%d')}: torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
     small = synthetic_ratings(2000, 1000, 60000, rank=8, seed=0)
     for solver in ("cg", "cholesky"):
@@ -32,18 +39,23 @@ def main() -> None:
         cpu = ExplicitALS(**kw).fit(small, progress=False)
         gpu = ExplicitALS(**kw, device="cuda").fit(small, progress=False)
         d = max_diff(cpu, gpu)
+        mismatches += not d < 1e-8
         print(f"ALS {solver:8s}: max |factor difference| CPU vs CUDA = {d:.2e} {'OK' if d < 1e-8 else 'MISMATCH'}")
     for method in ("sgd", "adam"):
         kw = dict(factors=16, reg=0.05, lr=0.005, epochs=3, method=method, dtype=torch.float64, seed=0)
         cpu = GradientDescentMF(**kw).fit(small, progress=False)
         gpu = GradientDescentMF(**kw, device="cuda").fit(small, progress=False)
         d = max_diff(cpu, gpu)
+        mismatches += not d < 1e-8
         print(f"GD  {method:8s}: max |factor difference| CPU vs CUDA = {d:.2e} {'OK' if d < 1e-8 else 'MISMATCH'}")
 
     ml = load_movielens("ml-100k", progress=False)
     train, test = train_test_split(ml, 0.2, seed=0)
-    scores = {d: ExplicitALS(64, reg=0.13, iterations=15, device=d).fit(train, progress=False).score(test) for d in ("cpu", "cuda")}
-    print(f"ml-100k test RMSE (k=64, lambda=0.13): CPU {scores['cpu']:.4f}, CUDA {scores['cuda']:.4f}")
+    scores = {d: ExplicitALS(64, reg=0.13, iterations=15, device=d).fit(train, progress=False).rmse(test) for d in ("cpu", "cuda")}
+    same = abs(scores["cpu"] - scores["cuda"]) < 1e-4
+    mismatches += not same
+    print(f"ml-100k test RMSE (k=64, lambda=0.13): CPU {scores['cpu']:.4f}, CUDA {scores['cuda']:.4f} "
+          f"{'OK' if same else 'MISMATCH'}")
 
     datasets = [("ml-100k", ml), ("synthetic 1M", synthetic_ratings(6000, 4000, 1_000_000, rank=16, seed=0)),
                 ("synthetic 10M", synthetic_ratings(60000, 20000, 10_000_000, rank=16, seed=0))]
@@ -51,14 +63,19 @@ def main() -> None:
     for name, data in datasets:
         row = []
         for solver in ("cg", "cholesky"):
-            ExplicitALS(64, reg=0.1, iterations=2, solver=solver, device="cuda").fit(data, progress=False, evaluate=False)
-            per = [ExplicitALS(64, reg=0.1, iterations=15, solver=solver, device="cuda").fit(data, progress=False, evaluate=False).history["seconds"][-1] / 15 for _ in range(3)]
+            ExplicitALS(64, reg=0.1, iterations=2, solver=solver, device="cuda").fit(data, progress=False)
+            per = [ExplicitALS(64, reg=0.1, iterations=15, solver=solver, device="cuda").fit(data, progress=False).history_["seconds"][-1] / 15 for _ in range(3)]
             row.append(float(np.median(per)) * 1000)
         print(f"{name:<15}{data.nnz:>10}{row[0]:>32.2f}{row[1]:>18.2f}")
     GradientDescentMF(64, epochs=1, device="cuda").fit(ml, progress=False)
     m = GradientDescentMF(64, reg=0.1, lr=0.005, epochs=5, method="sgd", batch_size=1024, device="cuda").fit(ml, progress=False)
-    print(f"SGD epoch on ml-100k, k=64, batch 1024, CUDA: {np.median(np.diff(m.history['seconds'])) * 1000:.1f} ms")
+    print(f"SGD epoch on ml-100k, k=64, batch 1024, CUDA: {np.median(np.diff(m.history_['seconds'])) * 1000:.1f} ms")
+    if mismatches:
+        print(f"{mismatches} CPU/CUDA comparison(s) MISMATCH", file=sys.stderr)
+        return 1
+    print("all CPU/CUDA comparisons OK")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

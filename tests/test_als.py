@@ -7,7 +7,8 @@ import torch
 from als_lib import Ratings, synthetic_ratings, train_test_split
 from als_lib.als import ExplicitALS, Side, half_step
 from als_lib.linalg import NotPositiveDefiniteError
-from als_lib.objective import DivergenceError, FactorParams, RatingTensors, objective
+from als_lib.model import DivergenceError
+from als_lib.objective import FactorParams, RatingTensors, objective
 
 
 def random_state(r: Ratings, k: int, biases: bool, seed: int = 0) -> FactorParams:
@@ -69,7 +70,7 @@ def test_item_step_is_the_user_step_of_the_transpose():
 @pytest.mark.parametrize("solver", ["cholesky", "cg"])
 def test_half_steps_never_increase_the_objective(solver):
     r = synthetic_ratings(300, 200, 6000, rank=4, seed=0)
-    h = ExplicitALS(8, reg=0.05, iterations=8, solver=solver, dtype=torch.float64).fit(r, progress=False).history
+    h = ExplicitALS(8, reg=0.05, iterations=8, solver=solver, dtype=torch.float64).fit(r, progress=False, track_objective=True).history_
     sequence = [h["objective"][0]]
     for half, full in zip(h["objective_half"][1:], h["objective"][1:]):
         sequence += [half, full]
@@ -80,9 +81,9 @@ def test_half_steps_never_increase_the_objective(solver):
 def test_cg_and_exact_fits_agree():
     r = synthetic_ratings(400, 250, 10000, rank=5, noise=0.3, seed=1)
     train, test = train_test_split(r, 0.2, seed=0)
-    exact = ExplicitALS(10, reg=0.1, iterations=10, solver="cholesky").fit(train, progress=False).score(test)
-    cg = ExplicitALS(10, reg=0.1, iterations=10, solver="cg", cg_steps=3).fit(train, progress=False).score(test)
-    lu = ExplicitALS(10, reg=0.1, iterations=10, solver="lu").fit(train, progress=False).score(test)
+    exact = ExplicitALS(10, reg=0.1, iterations=10, solver="cholesky").fit(train, progress=False).rmse(test)
+    cg = ExplicitALS(10, reg=0.1, iterations=10, solver="cg", cg_steps=3).fit(train, progress=False).rmse(test)
+    lu = ExplicitALS(10, reg=0.1, iterations=10, solver="lu").fit(train, progress=False).rmse(test)
     assert abs(exact - cg) < 0.002 and abs(exact - lu) < 1e-5
     mean_rmse = float(np.sqrt(np.mean((test.values - train.values.mean()) ** 2)))
     assert exact < 0.9 * mean_rmse
@@ -109,12 +110,12 @@ def test_save_load_round_trip_is_bit_exact(tmp_path):
     back = ExplicitALS.load(path)
     for a, b in zip(m.params_.tensors(), back.params_.tensors()):
         assert a.dtype == b.dtype and torch.equal(a, b)
-    assert back.params_.mu == m.params_.mu and repr(back) == repr(m) and back.history == m.history
+    assert back.params_.mu == m.params_.mu and repr(back) == repr(m) and back.history_ == m.history_
     assert np.array_equal(back.recommend(3)[0], m.recommend(3)[0])
     with np.load(path, allow_pickle=False) as f:  # loads without pickle
         assert "U" in f
     np.savez(tmp_path / "other.npz", x=np.ones(2))
-    with pytest.raises(ValueError, match="not an ExplicitALS file"):
+    with pytest.raises(ValueError, match="not a model file"):
         ExplicitALS.load(tmp_path / "other.npz")
 
 
@@ -180,21 +181,24 @@ def test_bad_input_errors():
     (dict(iterations=0), "iterations"), (dict(solver="qr"), "solver"), (dict(cg_steps=0), "cg_steps"),
     (dict(dtype=torch.float16), "dtype"),
 ])
-def test_constructor_errors(kwargs, match):
+def test_hyperparameters_are_checked_in_fit(kwargs, match):
+    m = ExplicitALS(**kwargs)               # stored as given (scikit-learn's convention)
+    assert all(getattr(m, k) is v for k, v in kwargs.items())
     with pytest.raises(ValueError, match=match):
-        ExplicitALS(**kwargs)
+        m.fit(synthetic_ratings(20, 10, 100, seed=0), progress=False)
 
 
 def test_fit_accepts_sparse_tuple_and_reports_the_shared_objective():
     r = synthetic_ratings(40, 30, 400, seed=0)
-    a = ExplicitALS(3, iterations=2, seed=1).fit(r, progress=False)
+    a = ExplicitALS(3, iterations=2, seed=1).fit(r, progress=False, track_objective=True)
     b = ExplicitALS(3, iterations=2, seed=1).fit(r.to_csr(), progress=False)
     c = ExplicitALS(3, iterations=2, seed=1).fit((r.users, r.items, r.values), progress=False)
     assert torch.equal(a.params_.U, b.params_.U) and torch.equal(a.params_.U, c.params_.U)
     data = RatingTensors.from_ratings(r, torch.float32)
-    assert a.history["objective"][-1] == pytest.approx(float(objective(a.params_, data, a.reg, True)), rel=1e-6)
-    fast = ExplicitALS(3, iterations=2, seed=1).fit(r, progress=False, evaluate=False)
-    assert torch.equal(fast.params_.U, a.params_.U) and fast.history["objective"] == [None] * 3
+    assert a.history_["objective"][-1] == pytest.approx(float(objective(a.params_, data, a.reg, True)), rel=1e-6)
+    fast = ExplicitALS(3, iterations=2, seed=1).fit(r, progress=False)   # the default: no J
+    assert torch.equal(fast.params_.U, a.params_.U) and fast.history_["objective"] == [None] * 3
+    assert fast.history_["iteration"] == [0, 1, 2] and len(fast.history_["seconds"]) == 3
 
 
 def test_candidate_items_restrict_recommendations_and_neighbours():

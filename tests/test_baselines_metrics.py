@@ -31,11 +31,11 @@ def test_damped_biases_hand_case():
     # two users, two items; mu = 3
     r = Ratings(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([5.0, 1.0, 3.0]))
     m = BiasBaseline(user_damping=1, item_damping=1).fit(r)
-    assert m.mu == pytest.approx(3.0)
+    assert m.mu_ == pytest.approx(3.0)
     # b_0 = (2 + 0) / (1 + 2) = 2/3, b_1 = -2 / (1 + 1) = -1
-    assert m.b_item == pytest.approx([2 / 3, -1.0])
+    assert m.item_bias == pytest.approx([2 / 3, -1.0])
     # user 0: (5-3-2/3) + (1-3+1) = 1/3 over 1 + 2; user 1: (3-3-2/3) / (1 + 1)
-    assert m.b_user == pytest.approx([1 / 9, -1 / 3])
+    assert m.user_bias == pytest.approx([1 / 9, -1 / 3])
     assert m.predict([1], [1])[0] == pytest.approx(3 - 1 / 3 - 1)
 
 
@@ -43,7 +43,7 @@ def test_undamped_biases_reduce_to_item_means():
     toy = toy_ratings()
     m = BiasBaseline(user_damping=0, item_damping=0).fit(toy)
     i = ItemMean().fit(toy)
-    assert np.allclose(m.b_item, i.b_item)
+    assert np.allclose(m.item_bias, i.item_bias)
 
 
 def test_alternating_bias_updates_do_not_increase_the_loss():
@@ -53,7 +53,7 @@ def test_alternating_bias_updates_do_not_increase_the_loss():
 
     def loss(m, lam_u, lam_i):
         e = r.values - m.predict(r.users, r.items)
-        return (e ** 2).sum() + lam_u * (m.b_user ** 2).sum() + lam_i * (m.b_item ** 2).sum()
+        return (e ** 2).sum() + lam_u * (m.user_bias ** 2).sum() + lam_i * (m.item_bias ** 2).sum()
 
     values = [loss(BiasBaseline(5, 5, iterations=t).fit(r), 5, 5) for t in (1, 2, 4, 8)]
     assert all(b <= a + 1e-9 for a, b in zip(values, values[1:]))
@@ -67,7 +67,7 @@ def test_predict_errors():
         m.predict([5], [0])
     with pytest.raises(ValueError, match="same shape"):
         m.predict([0, 1], [0])
-    with pytest.raises(ValueError, match="damping must be >= 0"):
-        BiasBaseline(user_damping=-1)
-    with pytest.raises(TypeError, match="must be a Ratings"):
+    with pytest.raises(ValueError, match="user_damping must be a finite number >= 0"):
+        BiasBaseline(user_damping=-1).fit(toy_ratings())
+    with pytest.raises(TypeError, match="must be a Ratings, a scipy.sparse matrix"):
         BiasBaseline().fit(np.ones((2, 2)))

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from als_lib import Ratings, synthetic_ratings, toy_ratings, train_test_split
-from als_lib.gd import DivergenceError, GradientDescentMF, batch_gradients, init_params
-from als_lib.objective import FactorParams, RatingTensors, as_ratings, objective, predict
+from als_lib.data import as_ratings
+from als_lib.gd import GradientDescentMF, batch_gradients
+from als_lib.model import DivergenceError
+from als_lib.objective import FactorParams, RatingTensors, init_params, objective, predict
 
 
 def random_params(r: Ratings, k=3, biases=True, seed=0):
@@ -68,7 +70,7 @@ def test_hand_gradients_equal_autograd(weighted, biases):
 def test_objective_decreases_for_a_small_learning_rate(method, lr, epochs):
     r = synthetic_ratings(200, 100, 4000, rank=4, noise=0.2, seed=0)
     m = GradientDescentMF(8, reg=0.05, lr=lr, epochs=epochs, method=method, batch_size=256, dtype=torch.float64)
-    obj = m.fit(r, progress=False).history["objective"]
+    obj = m.fit(r, progress=False, track_objective=True).history_["objective"]
     assert obj[-1] < 0.5 * obj[0]
     if method == "gd":  # full-batch GD with a small step never goes up
         assert all(b <= a for a, b in zip(obj, obj[1:]))
@@ -78,24 +80,24 @@ def test_gd_fits_the_toy_matrix_observed_entries():
     toy = toy_ratings()
     m = GradientDescentMF(2, reg=0.001, lr=0.02, epochs=400, method="gd", biases=False, dtype=torch.float64)
     m.fit(toy, progress=False)
-    assert m.score(toy) < 0.2  # observed entries reproduced; the missing ones are not targets
+    assert m.rmse(toy) < 0.2  # observed entries reproduced; the missing ones are not targets
 
 
 def test_learning_beats_the_mean_on_held_out_synthetic_data():
     r = synthetic_ratings(500, 300, 20000, rank=4, noise=0.3, seed=0)
     train, test = train_test_split(r, 0.2, seed=0)
-    m = GradientDescentMF(8, reg=0.05, lr=0.01, epochs=20, method="adam").fit(train, test, progress=False)
+    m = GradientDescentMF(8, reg=0.05, lr=0.01, epochs=20, method="adam").fit(train, test, progress=False, track_objective=True)
     mean_rmse = float(np.sqrt(np.mean((test.values - train.values.mean()) ** 2)))
-    assert m.history["eval_rmse"][-1] < 0.85 * mean_rmse
-    assert len(m.history["objective"]) == 21 and m.history["epoch"][0] == 0
+    assert m.history_["eval_rmse"][-1] < 0.85 * mean_rmse
+    assert len(m.history_["objective"]) == 21 and m.history_["epoch"][0] == 0
 
 
 def test_divergence_is_detected_and_named():
     r = synthetic_ratings(200, 100, 4000, seed=0)
     m = GradientDescentMF(8, lr=5.0, epochs=20, method="gd")
     with pytest.raises(DivergenceError, match=r"at epoch \d+ \(gd, lr=5\).*smaller learning rate, e.g. lr=0.5"):
-        m.fit(r, progress=False)
-    assert all(math.isfinite(x) for x in m.history["objective"])  # the epochs before it are kept
+        m.fit(r, progress=False, track_objective=True)
+    assert all(math.isfinite(x) for x in m.history_["objective"])  # the epochs before it are kept
 
 
 def test_seeded_fits_are_reproducible():
@@ -140,16 +142,25 @@ def test_predict_recommend_and_errors():
     (dict(epochs=0), "epochs"), (dict(method="newton"), "method"), (dict(batch_size=0), "batch_size"),
     (dict(dtype=torch.int64), "dtype"),
 ])
-def test_constructor_errors(kwargs, match):
+def test_hyperparameters_are_checked_in_fit(kwargs, match):
+    m = GradientDescentMF(**kwargs)           # stored as given (scikit-learn's convention)
+    assert all(getattr(m, k) is v for k, v in kwargs.items())
     with pytest.raises(ValueError, match=match):
-        GradientDescentMF(**kwargs)
+        m.fit(toy_ratings(), progress=False)
 
 
 def test_fit_accepts_sparse_and_tuples():
     r = synthetic_ratings(30, 20, 200, seed=0)
-    a = GradientDescentMF(3, epochs=2).fit(r.to_csr(), progress=False)
-    b = GradientDescentMF(3, epochs=2).fit((r.users, r.items, r.values), progress=False)
-    assert a.n_users == b.n_users == 30
+    kw = dict(epochs=3, method="gd", lr=0.01, dtype=torch.float64)
+    ref = GradientDescentMF(3, **kw).fit(r, progress=False)
+    a = GradientDescentMF(3, **kw).fit(r.to_csr(), progress=False)
+    b = GradientDescentMF(3, **kw).fit((r.users, r.items, r.values), progress=False)
+    # the same ratings in another container give the same fit (full-batch GD does not
+    # depend on the order of the ratings, up to rounding)
+    for m in (a, b):
+        assert (m.n_users_, m.n_items_) == (30, 20)
+        for x, y in zip(ref.params_.tensors(), m.params_.tensors()):
+            assert torch.allclose(x, y, rtol=0, atol=1e-12)
     with pytest.raises(TypeError, match="Ratings, a scipy.sparse matrix"):
         as_ratings([1, 2, 3])
 
