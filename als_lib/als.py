@@ -287,7 +287,8 @@ class ExplicitALS(FactorModel):
         r, data, eval_data = self._start_fit(ratings, eval_set)
         p, dt, dev = self.params_, self.dtype, self.params_.U.device
         w = self.weighted_reg
-        users_side = Side.build(r.users, r.items, r.values, r.shape, w, dt, dev)
+        users_side = Side.build(r.users, r.items, r.values, r.shape, w,
+                                dt, dev)
         items_side = Side.build(r.items, r.users, r.values, r.shape[::-1], w,
                                 dt, dev)
         keys = ("iteration", "objective", "objective_half", "train_rmse",

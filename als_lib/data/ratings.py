@@ -145,8 +145,9 @@ class Ratings:
     ) -> Ratings:
         """Build from original ids (any non-negative integers or strings).
 
-        Ids are mapped to contiguous indices in sorted order: ``user_ids[u]`` gives back the
-        original id. Only ids that occur get an index.
+        Ids are mapped to contiguous indices in sorted order:
+        ``user_ids[u]`` gives back the original id. Only ids that occur get
+        an index.
 
         Parameters
         ----------
@@ -157,9 +158,10 @@ class Ratings:
         timestamps : array_like of int, optional
             Time of each rating.
         duplicates : {"raise", "mean", "last"}
-            What to do when a (user, item) pair occurs more than once: ``"raise"`` refuses
-            the data; ``"mean"`` keeps the mean rating (and the latest timestamp); ``"last"``
-            keeps the latest one, by timestamp when given, else by position.
+            What to do when a (user, item) pair occurs more than once:
+            ``"raise"`` refuses the data; ``"mean"`` keeps the mean rating
+            (and the latest timestamp); ``"last"`` keeps the latest one, by
+            timestamp when given, else by position.
         item_titles : dict, optional
             Mapping from original item id to title.
         name : str
@@ -172,29 +174,38 @@ class Ratings:
         Raises
         ------
         ValueError
-            Empty data, negative or non-integer numeric ids, an unknown ``duplicates``
-            policy, or any error of the `Ratings` constructor.
+            Empty data, negative or non-integer numeric ids, an unknown
+            ``duplicates`` policy, or any error of the `Ratings`
+            constructor.
         """
         raw_u = _raw_id_array(users, "users")
         raw_i = _raw_id_array(items, "items")
         if len(raw_u) != len(raw_i):
             raise ValueError(
-                f"users and items must have the same length; got {len(raw_u)} and "
-                f"{len(raw_i)}."
+                "users and items must have the same length; "
+                f"got {len(raw_u)} and {len(raw_i)}."
             )
         user_ids, u = np.unique(raw_u, return_inverse=True)
         item_ids, i = np.unique(raw_i, return_inverse=True)
         values = np.asarray(values)
         ts = None if timestamps is None else np.asarray(timestamps)
         if duplicates not in ("raise", "mean", "last"):
-            raise ValueError(f"duplicates must be 'raise', 'mean' or 'last'; got {duplicates!r}.")
+            raise ValueError(
+                "duplicates must be 'raise', 'mean' or 'last'; "
+                f"got {duplicates!r}."
+            )
         if duplicates != "raise" and len(u) == len(values):
-            u, i, values, ts = _merge_duplicates(u, i, values, ts, len(item_ids), duplicates)
+            u, i, values, ts = _merge_duplicates(
+                u, i, values, ts, len(item_ids), duplicates
+            )
         titles = None
         if item_titles is not None:
-            titles = np.array([item_titles.get(_py(x), "") for x in item_ids], dtype=object)
+            titles = np.array(
+                [item_titles.get(_py(x), "") for x in item_ids], dtype=object
+            )
         return cls(
-            u, i, values, len(user_ids), len(item_ids), ts, user_ids, item_ids, titles, name,
+            u, i, values, len(user_ids), len(item_ids), ts,
+            user_ids, item_ids, titles, name,
         )
 
     @classmethod

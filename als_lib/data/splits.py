@@ -33,8 +33,9 @@ def train_test_split(
     Returns
     -------
     train, test : Ratings
-        Both keep the full index space, so a user index means the same user in each. A user
-        or item may have all its ratings in test (a cold start); models must handle that.
+        Both keep the full index space, so a user index means the same user
+        in each. A user or item may have all its ratings in test (a cold
+        start); models must handle that.
 
     Raises
     ------
@@ -42,11 +43,15 @@ def train_test_split(
         ``test_fraction`` is not in (0, 1) or leaves one side empty.
     """
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be strictly between 0 and 1; got {test_fraction}.")
-    n_test = int(round(test_fraction * ratings.nnz))  # noqa: RUF046 (numpy floats)
+        raise ValueError(
+            "test_fraction must be strictly between 0 and 1; "
+            f"got {test_fraction}."
+        )
+    n_test = int(round(test_fraction * ratings.nnz))
     if not 0 < n_test < ratings.nnz:
         raise ValueError(
-            f"test_fraction={test_fraction} of {ratings.nnz} ratings leaves one side empty."
+            f"test_fraction={test_fraction} of {ratings.nnz} ratings "
+            "leaves one side empty."
         )
     perm = np.random.default_rng(seed).permutation(ratings.nnz)
     test_idx, train_idx = np.sort(perm[:n_test]), np.sort(perm[n_test:])
