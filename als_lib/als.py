@@ -43,6 +43,7 @@ from .model import (
     check_positive_int,
 )
 from .objective import RatingTensors, evaluate_rmse, objective_terms
+from .objective import augment as _augment
 
 __all__ = ["ExplicitALS", "SOLVERS", "Side", "half_step", "gram_matrices"]
 
@@ -103,14 +104,6 @@ class Side:
             torch.as_tensor(counts == 0, **to),
             shape,
         )
-
-
-def _augment(F: torch.Tensor, bias: torch.Tensor | None, ones_last: bool) -> torch.Tensor:
-    """``[F, b]`` (the side being solved: factors and its bias) or ``[F, 1]`` (the fixed side)."""
-    if bias is None:
-        return F
-    extra = torch.ones_like(bias) if ones_last else bias
-    return torch.cat([F, extra.unsqueeze(1)], dim=1)
 
 
 def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None,

@@ -32,6 +32,7 @@ from .metrics import rmse
 from .objective import (
     FactorParams,
     RatingTensors,
+    augment,
     init_params,
     predict,
     predict_rows,
@@ -348,7 +349,7 @@ class Recommender(Estimator):
             by the lower item index, also at the cut-off.
         """
         self._check_fitted()
-        n = self._check_n(n)
+        n = check_positive_int(n, "n")
         if isinstance(user, FoldIn):
             X = torch.as_tensor(np.asarray(user.factors, np.float64))[None]
             bias = torch.tensor([float(user.bias)], dtype=torch.float64)
@@ -411,7 +412,7 @@ class Recommender(Estimator):
                              filter_users, users, "user")
 
     def _similar(self, F, query, n, include_self, filter_out, only, kind):
-        n = self._check_n(n)
+        n = check_positive_int(n, "n")
         count = F.shape[0]
         if F.shape[1] == 0:
             raise ValueError(
@@ -445,12 +446,6 @@ class Recommender(Estimator):
     def _seen_items(self, u: int) -> np.ndarray:
         s = self._seen
         return s.indices[s.indptr[u]:s.indptr[u + 1]]
-
-    @staticmethod
-    def _check_n(n) -> int:
-        if not _is_int(n) or n < 1:
-            raise ValueError(f"n must be a positive integer; got {n!r}.")
-        return int(n)
 
     def _top_rows(self, scores: torch.Tensor, n: int, exclude, filter_out,
                   only, single: bool, size: int | None = None,
@@ -692,11 +687,11 @@ class FactorModel(Recommender):
             raise ValueError("ratings must be finite.")
         p = self.params_
         ti = torch.tensor(i, device=p.V.device)
-        Y = p.V[ti].double().cpu()
+        bi = None if p.item_bias is None else p.item_bias[ti].double().cpu()
+        Y = augment(p.V[ti].double().cpu(), bi, ones_last=True)  # [v_i, 1]
         target = torch.as_tensor(r) - p.mu
-        if p.item_bias is not None:          # rows [v_i, 1], unknown [x, b]
-            Y = torch.cat([Y, torch.ones(len(i), 1, dtype=Y.dtype)], dim=1)
-            target = target - p.item_bias[ti].double().cpu()
+        if bi is not None:
+            target = target - bi
         w = len(i) if self.weighted_reg else 1.0
         eye = torch.eye(Y.shape[1], dtype=torch.float64)
         x = spd_solve(Y.T @ Y + self.reg * w * eye, Y.T @ target).numpy()

@@ -41,6 +41,7 @@ __all__ = [
     "objective_terms",
     "evaluate_rmse",
     "predict_rows",
+    "augment",
     "init_params",
 ]
 
@@ -140,6 +141,16 @@ def predict_rows(params: FactorParams, X: torch.Tensor,
     if params.item_bias is not None:
         out = out + params.item_bias.to(X.device, torch.float64)[None, :]
     return out
+
+
+def augment(F: torch.Tensor, bias: torch.Tensor | None, ones_last: bool) -> torch.Tensor:
+    """``[F, b]`` (the side being solved: factors and its bias) or
+    ``[F, 1]`` (the fixed side): biases folded into the factor rows, as ALS
+    and fold-in solve for them. ``F`` unchanged when ``bias`` is None."""
+    if bias is None:
+        return F
+    extra = torch.ones_like(bias) if ones_last else bias
+    return torch.cat([F, extra.unsqueeze(1)], dim=1)
 
 
 def regularizer(

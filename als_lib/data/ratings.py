@@ -329,6 +329,14 @@ class Ratings:
     def _item_lookup(self) -> dict:
         return {_py(x): k for k, x in enumerate(self.item_ids)}
 
+    def _lookup(self, table: dict, id_, kind: str) -> int:
+        try:
+            return table[_py(id_)]
+        except KeyError:
+            raise KeyError(
+                f"unknown {kind} id {id_!r}: it does not occur in {self!r}."
+            ) from None
+
     def user_index(self, user_id) -> int:
         """The index of the user whose original id is ``user_id``.
 
@@ -337,12 +345,7 @@ class Ratings:
         KeyError
             The id does not occur in these ratings.
         """
-        try:
-            return self._user_lookup[_py(user_id)]
-        except KeyError:
-            raise KeyError(
-                f"unknown user id {user_id!r}: it does not occur in {self!r}."
-            ) from None
+        return self._lookup(self._user_lookup, user_id, "user")
 
     def item_index(self, item_id) -> int:
         """The index of the item whose original id is ``item_id``.
@@ -352,12 +355,7 @@ class Ratings:
         KeyError
             The id does not occur in these ratings.
         """
-        try:
-            return self._item_lookup[_py(item_id)]
-        except KeyError:
-            raise KeyError(
-                f"unknown item id {item_id!r}: it does not occur in {self!r}."
-            ) from None
+        return self._lookup(self._item_lookup, item_id, "item")
 
     def title(self, item: int) -> str:
         """Title of item index ``item`` (its original id when there are no titles).
