@@ -22,8 +22,10 @@ from .data import (
     toy_ratings,
     train_test_split,
 )
+from .evaluation import evaluate_ranking, top_k
 from .gd import GradientDescentMF
-from .metrics import mae, rmse
+from .implicit import Explanation, ImplicitALS
+from .metrics import mae, ranking_metrics, rmse
 from .model import (
     DivergenceError,
     Estimator,
@@ -43,4 +45,5 @@ __all__ = [
     "GlobalMean", "UserMean", "ItemMean", "BiasBaseline", "rmse", "mae",
     "FactorParams", "RatingTensors", "objective", "predict", "GradientDescentMF", "DivergenceError",
     "ExplicitALS", "FoldIn", "Estimator", "Recommender", "FactorModel", "NotFittedError",
+    "ImplicitALS", "Explanation", "ranking_metrics", "evaluate_ranking", "top_k",
 ]

@@ -498,6 +498,7 @@ class Recommender(Estimator):
             "U": p.U.cpu().numpy(), "V": p.V.cpu().numpy(),
             "seen_indptr": self._seen.indptr,
             "seen_indices": self._seen.indices,
+            "seen_values": self._seen.data.astype(np.float64),
         }
         if p.user_bias is not None:
             arrays["user_bias"] = p.user_bias.cpu().numpy()
@@ -556,8 +557,10 @@ class Recommender(Estimator):
                 return torch.from_numpy(f[key]).to(device)
 
             U, V = tensor("U"), tensor("V")
-            ones = np.ones(len(f["seen_indices"]))
-            seen = sp.csr_matrix((ones, f["seen_indices"], f["seen_indptr"]),
+            values = (f["seen_values"] if "seen_values" in f
+                      else np.ones(len(f["seen_indices"])))
+            seen = sp.csr_matrix((values, f["seen_indices"],
+                                  f["seen_indptr"]),
                                  shape=(U.shape[0], V.shape[0]))
             model.params_ = FactorParams(U, V, float(f["mu"]),
                                          tensor("user_bias"),

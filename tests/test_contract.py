@@ -16,6 +16,7 @@ from als_lib import (
     ExplicitALS,
     GlobalMean,
     GradientDescentMF,
+    ImplicitALS,
     ItemMean,
     NotFittedError,
     Recommender,
@@ -34,15 +35,20 @@ ESTIMATORS = {
     "ALS-cg": lambda: ExplicitALS(4, reg=0.1, iterations=3),
     "ALS-cholesky": lambda: ExplicitALS(4, reg=0.1, iterations=2, solver="cholesky",
                                         dtype=torch.float64),
+    "iALS-cg": lambda: ImplicitALS(4, reg=0.1, iterations=3),
+    "iALS-cholesky": lambda: ImplicitALS(4, reg=0.1, iterations=2, solver="cholesky",
+                                         dtype=torch.float64),
 }
-FACTOR_MODELS = [k for k in ESTIMATORS if k.startswith(("GD", "ALS"))]
+FACTOR_MODELS = [k for k in ESTIMATORS if k.startswith(("GD", "ALS", "iALS"))]
+# models of implicit feedback: they score preferences, not ratings
+IMPLICIT = [k for k in ESTIMATORS if k.startswith("iALS")]
 
 DATA = synthetic_ratings(80, 50, 1200, rank=3, seed=11)
 TRAIN, TEST = train_test_split(DATA, 0.2, seed=0)
 
 
 def fit(model, data=TRAIN):
-    if isinstance(model, (GradientDescentMF, ExplicitALS)):
+    if isinstance(model, (GradientDescentMF, ExplicitALS, ImplicitALS)):
         return model.fit(data, progress=False)
     return model.fit(data)
 
@@ -65,7 +71,7 @@ def test_fit_returns_self_and_sets_trailing_underscore_attributes(name):
     assert isinstance(model.history_, dict)
     assert model.user_factors.shape[0] == TRAIN.n_users
     assert model.item_factors.shape[0] == TRAIN.n_items
-    assert model.mu_ == pytest.approx(TRAIN.values.mean())
+    assert model.mu_ == (0.0 if name in IMPLICIT else pytest.approx(TRAIN.values.mean()))
 
 
 def test_clone_and_params(name, fitted):
@@ -100,6 +106,13 @@ def test_predict_rmse_and_score(name, fitted):
     p = model.predict(TEST.users, TEST.items)
     assert p.shape == (TEST.nnz,) and p.dtype == np.float64 and np.isfinite(p).all()
     assert model.predict(3, 4).shape == (1,)
+    if name in IMPLICIT:
+        with pytest.raises(TypeError, match="preferences"):
+            model.rmse(TEST)
+        # score is nDCG@10 on held-out interactions (higher is better)
+        assert 0 < model.score(TEST) <= 1
+        assert model.score(TEST) > 0.05
+        return
     e = model.rmse(TEST)
     assert e == pytest.approx(np.sqrt(np.mean((TEST.values - p) ** 2)))
     assert model.score(TEST) == -e          # higher is better
@@ -223,4 +236,7 @@ def test_sparse_and_tuple_input_give_the_same_model(name):
     assert np.array_equal(a.predict(TEST.users, TEST.items), b.predict(TEST.users, TEST.items))
     c = fit(ESTIMATORS[name](), TRAIN.to_csr())
     assert (c.n_users_, c.n_items_) == TRAIN.shape
-    assert c.rmse(TEST) == pytest.approx(b.rmse(TEST), abs=0.05)
+    if name in IMPLICIT:
+        assert c.score(TEST) == pytest.approx(b.score(TEST), abs=0.05)
+    else:
+        assert c.rmse(TEST) == pytest.approx(b.rmse(TEST), abs=0.05)

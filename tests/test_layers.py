@@ -1,7 +1,7 @@
 """The library's shape: three layers that import only downwards, and no oversized module.
 
 data (the `als_lib.data` package) -> maths (metrics, objective, linalg) -> models (model,
-baselines, gd, als). `show` and `plotting` are helpers for the book and import no layer.
+baselines, gd, als, implicit, evaluation). `show` and `plotting` are helpers for the book and import no layer.
 """
 
 import ast
@@ -12,7 +12,7 @@ import pytest
 import als_lib
 
 ROOT = Path(als_lib.__file__).parent
-LAYERS = {"data": 0, "metrics": 1, "objective": 1, "linalg": 1,
+LAYERS = {"data": 0, "metrics": 1, "objective": 1, "linalg": 1, "implicit": 2, "evaluation": 2,
           "model": 2, "baselines": 2, "gd": 2, "als": 2, "show": 3, "plotting": 3}
 MODULES = sorted(p for p in ROOT.rglob("*.py") if p.name != "__init__.py" or p.parent != ROOT)
 

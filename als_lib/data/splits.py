@@ -94,11 +94,12 @@ def per_user_holdout(
     ratings: Ratings,
     n_test: int = 5,
     *,
+    fraction: float | None = None,
     by: Literal["random", "time"] = "random",
     min_train: int = 1,
     seed: int = 0,
 ) -> tuple[Ratings, Ratings]:
-    """Hold out ``n_test`` ratings of every user (for ranking metrics).
+    """Hold out ``n_test`` ratings (or a ``fraction``) of every user (for ranking metrics).
 
     Parameters
     ----------
@@ -106,6 +107,10 @@ def per_user_holdout(
         The data to split.
     n_test : int
         Ratings held out per user (at least 1).
+    fraction : float, optional
+        If given (0 < fraction < 1), hold out ``round(fraction * n_u)`` of each user's ``n_u``
+        ratings instead of ``n_test``, at least 1 and leaving at least ``min_train``; users
+        with fewer than ``1 + min_train`` ratings keep them all in train.
     by : {"random", "time"}
         ``"random"`` picks them at random; ``"time"`` picks each user's latest ratings (ties
         broken at random).
@@ -124,6 +129,8 @@ def per_user_holdout(
     ValueError
         Bad arguments, ``by="time"`` without timestamps, or no user with enough ratings.
     """
+    if fraction is not None and not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
+        raise ValueError(f"fraction must be a number between 0 and 1; got {fraction!r}.")
     if n_test < 1 or min_train < 0:
         raise ValueError(f"need n_test >= 1 and min_train >= 0; got {n_test} and {min_train}.")
     if by not in ("random", "time"):
@@ -140,8 +147,14 @@ def per_user_holdout(
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.empty(ratings.nnz, dtype=np.int64)
     rank[order] = np.arange(ratings.nnz) - start[ratings.users[order]]
-    eligible = counts[ratings.users] >= n_test + min_train
-    is_test = (rank < n_test) & eligible
+    if fraction is None:
+        per_user = np.full(len(counts), n_test)
+    else:
+        per_user = np.minimum(np.maximum(np.rint(fraction * counts), 1), counts - min_train)
+        n_test = 1
+    quota = per_user[ratings.users]
+    eligible = counts[ratings.users] >= quota + min_train
+    is_test = (rank < quota) & eligible
     if not is_test.any():
         raise ValueError(
             f"no user has {n_test + min_train} ratings, so nothing can be held out; lower n_test."
