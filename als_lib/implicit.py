@@ -106,6 +106,13 @@ class ImplicitSide:
     shape: tuple[int, int]
     blocks: list | None = None
 
+    @property
+    def any_cold(self) -> bool:
+        """Whether some row has no interactions (cached)."""
+        if getattr(self, "_any_cold", None) is None:
+            self._any_cold = bool(self.cold.any())
+        return self._any_cold
+
     @classmethod
     def build(cls, m: sp.csr_matrix, reg_rows: np.ndarray, dtype, device,
               exact: bool = False, k: int = 0) -> "ImplicitSide":
@@ -170,7 +177,8 @@ def implicit_half_step(side: ImplicitSide, X: torch.Tensor, Y: torch.Tensor,
                                    out=side.out)
     w = S.values()
     w.mul_(conf1).neg_().add_(side.conf)       # c - (c - 1) x.y
-    R = torch.addmm(S @ Y, X, G, alpha=-1.0)
+    R = S @ Y
+    R.addmm_(X, G, alpha=-1.0)
     if ridge is not None:
         R.addcmul_(ridge, X, value=-1.0)
 
@@ -179,13 +187,15 @@ def implicit_half_step(side: ImplicitSide, X: torch.Tensor, Y: torch.Tensor,
         S = torch.sparse.sampled_addmm(side.pattern, P, YT, beta=0.0,
                                        out=side.out)
         S.values().mul_(conf1)
-        AP = torch.addmm(S @ Y, P, G)
+        AP = S @ Y
+        AP.addmm_(P, G)
         if ridge is not None:
             AP.addcmul_(ridge, P)
         return AP
 
-    X.copy_(conjugate_gradient(matvec, None, X, steps=cg_steps, r0=R).x)
-    X[side.cold] = 0
+    conjugate_gradient(matvec, None, X, steps=cg_steps, r0=R, inplace=True)
+    if side.any_cold:
+        X[side.cold] = 0
 
 
 def _exact(side: ImplicitSide, X: torch.Tensor, Y: torch.Tensor,
@@ -204,7 +214,8 @@ def _exact(side: ImplicitSide, X: torch.Tensor, Y: torch.Tensor,
         if ridge is not None:
             A.diagonal(dim1=-2, dim2=-1).add_(ridge[lo:hi])
         X[lo:hi] = spd_solve(A, B[lo:hi], check_finite=False)
-    X[side.cold] = 0
+    if side.any_cold:
+        X[side.cold] = 0
 
 
 def implicit_loss(X: torch.Tensor, Y: torch.Tensor, users: ImplicitSide,

@@ -322,6 +322,7 @@ def conjugate_gradient(
     tol: float | None = None,
     *,
     r0: torch.Tensor | None = None,
+    inplace: bool = False,
 ) -> CGResult:
     r"""Batched conjugate gradient for SPD systems :math:`A\mathbf{x} =
     \mathbf{b}`.
@@ -339,6 +340,8 @@ def conjugate_gradient(
         synchronisation per step).
     r0 : the initial residual :math:`\mathbf{b} - A\mathbf{x}_0`, if the
         caller has it already.
+    inplace : update ``x0`` (and ``r0``) in place instead of copying them
+        (for callers that own them and want no copy).
 
     Each system gets its own step sizes :math:`\alpha_j, \beta_j`:
 
@@ -373,9 +376,10 @@ def conjugate_gradient(
             "give b (the right-hand sides) or r0 (the initial residual)."
         )
     ref = b if b is not None else r0
-    x = torch.zeros_like(ref) if x0 is None else x0.clone()
+    keep = (lambda t: t) if inplace else torch.clone
+    x = torch.zeros_like(ref) if x0 is None else keep(x0)
     if r0 is not None:
-        r = r0.clone()
+        r = keep(r0)
     else:
         r = b - matvec(x) if x0 is not None else b.clone()
     n = ref.shape[-1]

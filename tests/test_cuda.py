@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from als_lib import ExplicitALS, GradientDescentMF, synthetic_ratings, train_test_split
+from als_lib import (
+    ExplicitALS,
+    GradientDescentMF,
+    ImplicitALS,
+    evaluate_ranking,
+    synthetic_ratings,
+    train_test_split,
+)
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(),
@@ -60,3 +67,19 @@ def test_the_api_on_a_cuda_model(tmp_path):
                           gpu.predict(TEST.users, TEST.items))
     again = ExplicitALS.load(tmp_path / "m.npz", device="cuda")  # back onto the GPU
     assert again.params_.U.device.type == "cuda"
+
+
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+def test_implicit_als_on_cuda_matches_the_cpu(solver):
+    clicks = synthetic_ratings(300, 200, 5000, rank=4, kind="implicit", seed=1)
+    kw = dict(factors=8, reg=0.1, alpha=2.0, iterations=4, solver=solver, dtype=torch.float64,
+              reg_exponent=0.5, reg_offset=0.1)
+    cpu = ImplicitALS(**kw).fit(clicks, progress=False, track_objective=True)
+    gpu = ImplicitALS(**kw, device="cuda").fit(clicks, progress=False, track_objective=True)
+    assert gpu.params_.U.device.type == "cuda" and max_diff(cpu, gpu) < 1e-8
+    assert gpu.history_["objective"] == pytest.approx(cpu.history_["objective"], rel=1e-9)
+    assert np.array_equal(gpu.recommend([1, 2], n=5)[0], cpu.recommend([1, 2], n=5)[0])
+    kw = dict(ks=(5,), exclude_seen=False)
+    assert evaluate_ranking(gpu, clicks, **kw) == pytest.approx(evaluate_ranking(cpu, clicks, **kw))
+    e1, e2 = cpu.explain(3, 4), gpu.explain(3, 4)
+    assert np.allclose(e1.total, e2.total)
