@@ -4,7 +4,7 @@ The public API is re-exported here; each module maps to the chapter that introdu
 """
 
 from .als import ExplicitALS
-from .baselines import BiasBaseline, GlobalMean, ItemMean, UserMean
+from .baselines import BiasBaseline, GlobalMean, ItemMean, Popularity, UserMean
 from .data import (
     DATA_DIR_ENV,
     DATASETS,
@@ -45,5 +45,5 @@ __all__ = [
     "GlobalMean", "UserMean", "ItemMean", "BiasBaseline", "rmse", "mae",
     "FactorParams", "RatingTensors", "objective", "predict", "GradientDescentMF", "DivergenceError",
     "ExplicitALS", "FoldIn", "Estimator", "Recommender", "FactorModel", "NotFittedError",
-    "ImplicitALS", "Explanation", "ranking_metrics", "evaluate_ranking", "top_k",
+    "ImplicitALS", "Explanation", "Popularity", "ranking_metrics", "evaluate_ranking", "top_k",
 ]

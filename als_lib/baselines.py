@@ -16,7 +16,7 @@ from .data import Ratings, as_ratings
 from .model import Recommender, check_number, check_positive_int
 from .objective import FactorParams
 
-__all__ = ["GlobalMean", "UserMean", "ItemMean", "BiasBaseline"]
+__all__ = ["GlobalMean", "UserMean", "ItemMean", "BiasBaseline", "Popularity"]
 
 
 class _Baseline(Recommender):
@@ -122,3 +122,39 @@ class BiasBaseline(_Baseline):
                 users, r - b_i[items], ratings.n_users, self.user_damping
             )
         return b_u, b_i
+
+
+class Popularity(_Baseline):
+    r"""Recommend what most users interacted with: the score of item
+    :math:`i` is its number of training interactions :math:`n_i`, the same
+    for every user (:math:`\mu = 0`, :math:`b_i = n_i`). The baseline every
+    top-N recommender must beat (Chapter 7).
+
+    `predict` gives :math:`n_i`, a score, not a rating: `rmse` is refused
+    and `score` is nDCG@10 on held-out interactions.
+    """
+
+    def fit(self, ratings) -> "Popularity":
+        """Count each item's training interactions; returns the model."""
+        r = as_ratings(ratings)
+        counts = r.item_counts().astype(np.float64)
+        self._set_fitted(r, FactorParams(
+            torch.zeros(r.n_users, 0, dtype=torch.float64),
+            torch.zeros(r.n_items, 0, dtype=torch.float64), 0.0,
+            torch.zeros(r.n_users, dtype=torch.float64),
+            torch.from_numpy(counts)))
+        self.history_ = {}
+        return self
+
+    def rmse(self, ratings) -> float:
+        """Refused: popularity scores are counts, not ratings."""
+        self._check_fitted()
+        raise TypeError("Popularity scores items by their number of "
+                        "interactions, not by a rating; use score(test) "
+                        "(nDCG@10) or als_lib.evaluate_ranking.")
+
+    def score(self, ratings, k: int = 10) -> float:
+        """nDCG@k on held-out interactions (higher is better)."""
+        from .evaluation import evaluate_ranking
+
+        return evaluate_ranking(self, ratings, (k,))[f"ndcg@{k}"]

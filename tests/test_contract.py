@@ -19,6 +19,7 @@ from als_lib import (
     ImplicitALS,
     ItemMean,
     NotFittedError,
+    Popularity,
     Recommender,
     UserMean,
     synthetic_ratings,
@@ -35,13 +36,14 @@ ESTIMATORS = {
     "ALS-cg": lambda: ExplicitALS(4, reg=0.1, iterations=3),
     "ALS-cholesky": lambda: ExplicitALS(4, reg=0.1, iterations=2, solver="cholesky",
                                         dtype=torch.float64),
+    "Popularity": lambda: Popularity(),
     "iALS-cg": lambda: ImplicitALS(4, reg=0.1, iterations=3),
     "iALS-cholesky": lambda: ImplicitALS(4, reg=0.1, iterations=2, solver="cholesky",
                                          dtype=torch.float64),
 }
 FACTOR_MODELS = [k for k in ESTIMATORS if k.startswith(("GD", "ALS", "iALS"))]
 # models of implicit feedback: they score preferences, not ratings
-IMPLICIT = [k for k in ESTIMATORS if k.startswith("iALS")]
+IMPLICIT = [k for k in ESTIMATORS if k.startswith(("iALS", "Popularity"))]
 
 DATA = synthetic_ratings(80, 50, 1200, rank=3, seed=11)
 TRAIN, TEST = train_test_split(DATA, 0.2, seed=0)
@@ -72,6 +74,8 @@ def test_fit_returns_self_and_sets_trailing_underscore_attributes(name):
     assert model.user_factors.shape[0] == TRAIN.n_users
     assert model.item_factors.shape[0] == TRAIN.n_items
     assert model.mu_ == (0.0 if name in IMPLICIT else pytest.approx(TRAIN.values.mean()))
+    if name == "Popularity":
+        assert np.array_equal(model.item_bias, TRAIN.item_counts())
 
 
 def test_clone_and_params(name, fitted):
@@ -107,7 +111,7 @@ def test_predict_rmse_and_score(name, fitted):
     assert p.shape == (TEST.nnz,) and p.dtype == np.float64 and np.isfinite(p).all()
     assert model.predict(3, 4).shape == (1,)
     if name in IMPLICIT:
-        with pytest.raises(TypeError, match="preferences"):
+        with pytest.raises(TypeError, match="not ratings|not by a rating"):
             model.rmse(TEST)
         # score is nDCG@10 on held-out interactions (higher is better)
         assert 0 < model.score(TEST) <= 1
