@@ -40,7 +40,9 @@ def top_k(model: Recommender, users, k: int = 10, *,
     numpy.ndarray
         ``(len(users), k)`` item indices, best first; ties broken by the
         lower item index (a stable sort), as `Recommender.recommend` does.
-        A row with fewer than ``k`` candidates is padded with -1.
+        A row with fewer than ``k`` candidates is padded with -1. The
+        selection uses ``torch.topk``, with a full sort only for rows whose
+        ties straddle the cut-off.
     """
     model._check_fitted()
     k = check_positive_int(k, "k")
@@ -61,14 +63,30 @@ def top_k(model: Recommender, users, k: int = 10, *,
                 sub = seen[ub].tocoo()
                 scores[torch.tensor(sub.row, device=dev),
                        torch.tensor(sub.col, device=dev)] = -torch.inf
-            order = torch.sort(scores, dim=1, descending=True,
-                               stable=True)
-            items = order.indices[:, :k_eff]
-            best = order.values[:, :k_eff]
+            best, items = _top_k_rows(scores, k_eff)
         ids = items.cpu().numpy()
         ids[~np.isfinite(best.cpu().numpy())] = -1
         out[lo:lo + len(ub), :k_eff] = ids
     return out
+
+
+def _top_k_rows(scores: torch.Tensor, k: int):
+    """The ``k`` largest entries of each row, best first, ties broken by the
+    lower column index, also at the cut-off. ``torch.topk`` selects; rows
+    where items tied with the k-th value were left out (its choice among
+    ties is unspecified) fall back to a stable sort of the whole row."""
+    vals, idx = torch.topk(scores, k, dim=1)
+    o = torch.argsort(idx, dim=1)                  # by index, then ...
+    idx, vals = idx.gather(1, o), vals.gather(1, o)
+    o = torch.sort(vals, dim=1, descending=True, stable=True).indices
+    idx, vals = idx.gather(1, o), vals.gather(1, o)  # ... by value
+    last = vals[:, -1:]
+    straddle = (scores == last).sum(1) != (vals == last).sum(1)
+    if bool(straddle.any()):
+        rows = torch.nonzero(straddle).squeeze(1)
+        full = torch.sort(scores[rows], dim=1, descending=True, stable=True)
+        vals[rows], idx[rows] = full.values[:, :k], full.indices[:, :k]
+    return vals, idx
 
 
 def evaluate_ranking(model: Recommender, test, ks=(10,), *,

@@ -129,3 +129,18 @@ def test_per_user_holdout_fraction():
     with pytest.raises(ValueError, match="fraction"):
         per_user_holdout(data, fraction=1.5)
 
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_topk_selection_equals_a_full_stable_sort_with_many_ties(seed):
+    import torch
+
+    from als_lib.evaluation import _top_k_rows
+
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, 6, (40, 30), generator=g).double()   # ties everywhere
+    scores[0] = 1.0                                                 # one row all tied
+    scores[1, 5:] = -torch.inf                                      # fewer than k candidates
+    vals, idx = _top_k_rows(scores, 8)
+    ref = torch.sort(scores, dim=1, descending=True, stable=True)
+    assert torch.equal(idx, ref.indices[:, :8]) and torch.equal(vals, ref.values[:, :8])
