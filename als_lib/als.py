@@ -39,6 +39,7 @@ from .linalg import conjugate_gradient, spd_solve, torch_csr
 from .model import (
     DivergenceError,
     FactorModel,
+    _sync,
     check_choice,
     check_positive_int,
 )
@@ -48,12 +49,6 @@ from .objective import augment as _augment
 __all__ = ["ExplicitALS", "SOLVERS", "Side", "half_step", "gram_matrices"]
 
 SOLVERS = ("cg", "cholesky", "lu")
-
-
-def _sync(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall-clock timings measure the computation itself."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @dataclass

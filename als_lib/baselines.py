@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .data import Ratings, as_ratings
+from .evaluation import RankingScore
 from .model import Recommender, check_number, check_positive_int
 from .objective import FactorParams
 
@@ -124,7 +125,7 @@ class BiasBaseline(_Baseline):
         return b_u, b_i
 
 
-class Popularity(_Baseline):
+class Popularity(RankingScore, _Baseline):
     r"""Recommend what most users interacted with: the score of item
     :math:`i` is its number of training interactions :math:`n_i`, the same
     for every user (:math:`\mu = 0`, :math:`b_i = n_i`). The baseline every
@@ -133,6 +134,9 @@ class Popularity(_Baseline):
     `predict` gives :math:`n_i`, a score, not a rating: `rmse` is refused
     and `score` is nDCG@10 on held-out interactions.
     """
+
+    _not_ratings = ("scores items by their number of interactions, not "
+                    "ratings")
 
     def fit(self, ratings) -> "Popularity":
         """Count each item's training interactions; returns the model."""
@@ -145,16 +149,3 @@ class Popularity(_Baseline):
             torch.from_numpy(counts)))
         self.history_ = {}
         return self
-
-    def rmse(self, ratings) -> float:
-        """Refused: popularity scores are counts, not ratings."""
-        self._check_fitted()
-        raise TypeError("Popularity scores items by their number of "
-                        "interactions, not by a rating; use score(test) "
-                        "(nDCG@10) or als_lib.evaluate_ranking.")
-
-    def score(self, ratings, k: int = 10) -> float:
-        """nDCG@k on held-out interactions (higher is better)."""
-        from .evaluation import evaluate_ranking
-
-        return evaluate_ranking(self, ratings, (k,))[f"ndcg@{k}"]

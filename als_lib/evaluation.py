@@ -15,7 +15,7 @@ from .metrics import ranking_metrics
 from .model import Recommender, check_positive_int
 from .objective import predict_rows
 
-__all__ = ["top_k", "evaluate_ranking"]
+__all__ = ["top_k", "evaluate_ranking", "RankingScore"]
 
 
 def top_k(model: Recommender, users, k: int = 10, *,
@@ -134,3 +134,24 @@ def evaluate_ranking(model: Recommender, test, ks=(10,), *,
     lists[users] = top_k(model, users, max(ks), exclude_seen=exclude_seen,
                          batch_size=batch_size)
     return ranking_metrics(lists, t, ks, per_user=per_user)
+
+
+class RankingScore:
+    """For models whose predictions are scores, not ratings (`ImplicitALS`,
+    `Popularity`): `rmse` is refused (the message says why, from
+    ``_not_ratings``) and `score` is nDCG@k on held-out interactions."""
+
+    _not_ratings = "predicts scores, not ratings"
+
+    def rmse(self, ratings) -> float:
+        """Refused: the model's predictions are scores, not ratings."""
+        self._check_fitted()
+        raise TypeError(
+            f"{type(self).__name__} {self._not_ratings}, so an RMSE means "
+            "nothing; use score(test) (nDCG@10) or "
+            "als_lib.evaluate_ranking(model, test, ks).")
+
+    def score(self, ratings, k: int = 10) -> float:
+        """nDCG@k of the recommendations (training items left out) on
+        held-out interactions: higher is better."""
+        return evaluate_ranking(self, ratings, (k,))[f"ndcg@{k}"]

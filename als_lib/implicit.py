@@ -44,14 +44,14 @@ import scipy.sparse as sp
 import torch
 
 from .data import as_ratings, index_array
+from .evaluation import RankingScore
 from .linalg import conjugate_gradient, spd_solve, torch_csr
 from .model import (
     DivergenceError,
     FactorModel,
     FoldIn,
+    _sync,
     check_choice,
-    check_device,
-    check_float_dtype,
     check_number,
     check_positive_int,
 )
@@ -143,7 +143,7 @@ class ImplicitSide:
                     b.shape)))
         return side
 
-    def ridge_rows(self, dtype=None) -> torch.Tensor:
+    def ridge_rows(self) -> torch.Tensor:
         """:math:`\\lambda_u` for every row, as a vector."""
         if self.ridge is not None:
             return self.ridge.squeeze(1)
@@ -277,7 +277,7 @@ class Explanation:
     all_items: np.ndarray
 
 
-class ImplicitALS(FactorModel):
+class ImplicitALS(RankingScore, FactorModel):
     r"""ALS for implicit feedback (Hu, Koren and Volinsky 2008).
 
     Parameters
@@ -345,9 +345,11 @@ class ImplicitALS(FactorModel):
         self.init_std, self.seed = init_std, seed
         self.device, self.dtype = device, dtype
 
+    _BOOL_PARAMS = ()                  # no weighted_reg, no biases
+    _not_ratings = "predicts preferences (near 0 or 1), not ratings"
+
     def _validate_params(self) -> None:
-        check_positive_int(self.factors, "factors")
-        check_number(self.reg, "reg")
+        super()._validate_params()
         check_number(self.alpha, "alpha")
         check_choice(self.confidence, "confidence", CONFIDENCES)
         check_number(self.epsilon, "epsilon", strict=True)
@@ -356,12 +358,6 @@ class ImplicitALS(FactorModel):
         check_positive_int(self.iterations, "iterations")
         check_choice(self.solver, "solver", SOLVERS)
         check_positive_int(self.cg_steps, "cg_steps")
-        check_number(self.init_std, "init_std")
-        if (not isinstance(self.seed, (int, np.integer))
-                or isinstance(self.seed, bool)):
-            raise ValueError(f"seed must be an integer; got {self.seed!r}.")
-        check_float_dtype(self.dtype)
-        check_device(self.device)
 
     # ------------------------------------------------------------ helpers
     def _conf(self, values) -> np.ndarray:
@@ -381,8 +377,23 @@ class ImplicitALS(FactorModel):
                 "is simply absent): drop the zeros, and do not pass "
                 "negative values.")
 
-    def _sides(self, counts: sp.csr_matrix, exact: bool):
-        """Both sides of the confidence matrix, from a CSR of counts."""
+    def sides(self, counts, exact: bool = False):
+        """Both sides of the confidence matrix, as `implicit_half_step` and
+        `implicit_loss` take them, with this model's hyperparameters.
+
+        Parameters
+        ----------
+        counts : scipy.sparse matrix (users x items)
+            The interactions.
+        exact : bool
+            Also prepare what the exact (``"cholesky"``) solver needs.
+
+        Returns
+        -------
+        (ImplicitSide, ImplicitSide)
+            The user side and the item side.
+        """
+        self._validate_params()
         C = sp.csr_matrix(counts, dtype=np.float64, copy=True)
         C.data = self._conf(C.data)
         n_users, n_items = C.shape
@@ -472,18 +483,10 @@ class ImplicitALS(FactorModel):
         """
         from tqdm import tqdm
 
-        self._validate_params()
-        r = as_ratings(ratings)
+        r, ev = self._check_inputs(ratings, eval_set)
         self._check_counts(r.values)
-        ev = None
-        if eval_set is not None:
-            ev = as_ratings(eval_set, "eval_set")
-            if ev.shape != r.shape:
-                raise ValueError(
-                    f"eval_set has shape {ev.shape} but ratings has "
-                    f"{r.shape}; use a split of the same data.")
         exact = self.solver == "cholesky"
-        users, items = self._sides(r.to_csr(), exact)
+        users, items = self.sides(r.to_csr(), exact)
         params = init_params(r.n_users, r.n_items, int(self.factors), 0.0,
                              False, float(self.init_std), int(self.seed),
                              self.dtype, torch.device(self.device),
@@ -502,8 +505,7 @@ class ImplicitALS(FactorModel):
                 # users first, then items (as Hu et al. and implicit)
                 implicit_half_step(users, X, Y, self.solver, self.cg_steps)
                 implicit_half_step(items, Y, X, self.solver, self.cg_steps)
-                if X.device.type == "cuda":
-                    torch.cuda.synchronize(X.device)
+                _sync(X.device)
                 elapsed += time.perf_counter() - start
                 if not (bool(torch.isfinite(X).all())
                         and bool(torch.isfinite(Y).all())):
@@ -527,7 +529,7 @@ class ImplicitALS(FactorModel):
     def _sides_of_fit(self) -> tuple[ImplicitSide, ImplicitSide]:
         """The training interactions as sides (rebuilt after `load`)."""
         if getattr(self, "_fit_sides", None) is None:
-            self._fit_sides = self._sides(self._seen, exact=False)
+            self._fit_sides = self.sides(self._seen, exact=False)
         return self._fit_sides
 
     def loss(self) -> float:
@@ -536,22 +538,6 @@ class ImplicitALS(FactorModel):
         self._check_fitted()
         return implicit_loss(self.params_.U, self.params_.V,
                              *self._sides_of_fit())
-
-    # ------------------------------------------------------------ scores
-    def rmse(self, ratings) -> float:
-        """Refused: an implicit model predicts preferences, not ratings."""
-        self._check_fitted()
-        raise TypeError(
-            "ImplicitALS predicts preferences (near 0 or 1), not ratings, so "
-            "an RMSE against counts means nothing; use score(test) (nDCG@10) "
-            "or als_lib.evaluate_ranking(model, test, ks).")
-
-    def score(self, ratings, k: int = 10) -> float:
-        """nDCG@k of the recommendations (training items left out) on
-        held-out interactions: higher is better."""
-        from .evaluation import evaluate_ranking
-
-        return evaluate_ranking(self, ratings, (k,))[f"ndcg@{k}"]
 
     # ------------------------------------------------------------ new users
     def _user_system(self, items: np.ndarray, values):
@@ -567,17 +553,9 @@ class ImplicitALS(FactorModel):
         A.diagonal().add_(reg)
         return A, Yi.T @ c, c
 
-    def _user_items(self, items, values, what="items"):
-        i = index_array(items, self.n_items_, what, "item")
-        v = np.ones(len(i)) if values is None else np.asarray(
-            values, dtype=np.float64)
-        if v.shape != i.shape or len(i) == 0:
-            raise ValueError(
-                "items and values must be non-empty and the same length; "
-                f"got {len(i)} and {v.size}.")
-        if len(np.unique(i)) != len(i):
-            raise ValueError("items holds an item twice; give each item "
-                             "once (add the counts up).")
+    def _user_items(self, items, values):
+        v = np.ones(np.size(items)) if values is None else values
+        i, v = self._fold_in_input(items, v, "values")
         self._check_counts(v, "values")
         return i, v
 

@@ -112,6 +112,13 @@ def check_device(device) -> torch.device:
     return dev
 
 
+def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings measure the
+    computation itself."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _is_int(value) -> bool:
     return (isinstance(value, (int, np.integer))
             and not isinstance(value, bool))
@@ -611,11 +618,14 @@ class FactorModel(Recommender):
     ``dtype``.
     """
 
+    # hyperparameters that must be True or False (subclasses may differ)
+    _BOOL_PARAMS = ("weighted_reg", "biases")
+
     def _validate_params(self) -> None:
         check_positive_int(self.factors, "factors")
         check_number(self.reg, "reg")
         check_number(self.init_std, "init_std")
-        for name in ("weighted_reg", "biases"):
+        for name in self._BOOL_PARAMS:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False; "
                                  f"got {getattr(self, name)!r}.")
@@ -623,6 +633,18 @@ class FactorModel(Recommender):
             raise ValueError(f"seed must be an integer; got {self.seed!r}.")
         check_float_dtype(self.dtype)
         check_device(self.device)
+
+    def _check_inputs(self, ratings, eval_set):
+        """Check the hyperparameters, and the training and evaluation data
+        (same shape); returns them as `Ratings` (eval None if not given)."""
+        self._validate_params()
+        r = as_ratings(ratings)
+        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
+        if ev is not None and ev.shape != r.shape:
+            raise ValueError(
+                f"eval_set has shape {ev.shape} but ratings has {r.shape}; "
+                "use a split of the same data.")
+        return r, ev
 
     def _start_fit(self, ratings, eval_set):
         """Check the hyperparameters and the inputs, remember the shape and
@@ -633,13 +655,7 @@ class FactorModel(Recommender):
         (Ratings, RatingTensors, RatingTensors or None)
             The training ratings, as tensors, and the evaluation tensors.
         """
-        self._validate_params()
-        r = as_ratings(ratings)
-        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
-        if ev is not None and ev.shape != r.shape:
-            raise ValueError(
-                f"eval_set has shape {ev.shape} but ratings has {r.shape}; "
-                "use a split of the same data.")
+        r, ev = self._check_inputs(ratings, eval_set)
         dev, dt = torch.device(self.device), self.dtype
         data = RatingTensors.from_ratings(r, dt, dev)
         eval_data = (None if ev is None
@@ -676,18 +692,7 @@ class FactorModel(Recommender):
         ValueError
             For empty, unequal, repeated or non-finite input.
         """
-        self._check_fitted()
-        i = index_array(items, self.n_items_, "items", "item")
-        r = np.asarray(ratings, dtype=np.float64)
-        if r.shape != i.shape or len(i) == 0:
-            raise ValueError(
-                "items and ratings must be non-empty and the same length; "
-                f"got {len(i)} and {r.size}.")
-        if len(np.unique(i)) != len(i):
-            raise ValueError("items holds an item twice; give each rated "
-                             "item once.")
-        if not np.isfinite(r).all():
-            raise ValueError("ratings must be finite.")
+        i, r = self._fold_in_input(items, ratings, "ratings")
         p = self.params_
         ti = torch.tensor(i, device=p.V.device)
         bi = None if p.item_bias is None else p.item_bias[ti].double().cpu()
@@ -701,6 +706,23 @@ class FactorModel(Recommender):
         if p.item_bias is None:
             return FoldIn(x, 0.0, i)
         return FoldIn(x[:-1], float(x[-1]), i)
+
+    def _fold_in_input(self, items, values, what: str):
+        """A new user's items and values as arrays, checked: non-empty,
+        equal lengths, no item twice, finite values."""
+        self._check_fitted()
+        i = index_array(items, self.n_items_, "items", "item")
+        v = np.asarray(values, dtype=np.float64)
+        if v.shape != i.shape or len(i) == 0:
+            raise ValueError(
+                f"items and {what} must be non-empty and the same length; "
+                f"got {len(i)} and {v.size}.")
+        if len(np.unique(i)) != len(i):
+            raise ValueError("items holds an item twice; give each item "
+                             "once.")
+        if not np.isfinite(v).all():
+            raise ValueError(f"{what} must be finite.")
+        return i, v
 
     def recommend_new(self, rated_items, ratings, n: int = 10, *,
                       exclude_seen: bool = True, filter_items=None,

@@ -244,3 +244,17 @@ def test_sparse_and_tuple_input_give_the_same_model(name):
         assert c.score(TEST) == pytest.approx(b.score(TEST), abs=0.05)
     else:
         assert c.rmse(TEST) == pytest.approx(b.rmse(TEST), abs=0.05)
+
+
+@pytest.mark.parametrize("name", FACTOR_MODELS)
+def test_fold_in_refuses_bad_input_with_the_fix(name, fitted):
+    model = fitted[name]
+    with pytest.raises(ValueError, match="item twice"):
+        model.fold_in([1, 1], [4.0, 5.0])
+    with pytest.raises(ValueError, match="non-empty and the same length"):
+        model.fold_in([1, 2], [4.0])
+    with pytest.raises(ValueError, match="must be finite"):
+        model.fold_in([1, 2], [4.0, np.nan])
+    if name in IMPLICIT:
+        with pytest.raises(ValueError, match="drop the zeros"):
+            model.fold_in([1, 2], [4.0, 0.0])

@@ -25,8 +25,7 @@ def dense_loss(X, Y, C, reg_u, reg_i):
 
 def model_and_sides(**kw):
     m = ImplicitALS(5, reg=0.3, alpha=2.0, dtype=torch.float64, **kw)
-    m._validate_params()
-    users, items = m._sides(DATA.to_csr(), exact=True)
+    users, items = m.sides(DATA.to_csr(), exact=True)
     p = init_params(*DATA.shape, 5, 0.0, False, 0.1, 0, torch.float64, "cpu",
                     DATA.user_counts(), DATA.item_counts())
     return m, users, items, p.U, p.V
@@ -96,7 +95,7 @@ def test_half_step_equals_implicit_least_squares_cg():
     _, users, _, X, Y = model_and_sides()
     X32, Y32 = X.float(), Y.float()
     m = ImplicitALS(5, reg=0.3, alpha=2.0)
-    users32, _ = m._sides(DATA.to_csr(), exact=False)
+    users32, _ = m.sides(DATA.to_csr(), exact=False)
     C = DATA.to_csr().astype(np.float32)
     C.data = 1 + 2.0 * C.data
     theirs = X32.numpy().copy()
@@ -146,7 +145,7 @@ def test_fold_in_of_a_training_user_is_their_exact_solve():
     vals = DATA.values[DATA.users == u]
     folded = m.fold_in(items, vals)
     # the model ends with the item half-step, so solve user u once more exactly
-    users, _ = m._sides(DATA.to_csr(), exact=True)
+    users, _ = m.sides(DATA.to_csr(), exact=True)
     X = m.params_.U.clone()
     implicit_half_step(users, X, m.params_.V, "cholesky")
     assert np.allclose(folded.factors, X[u].numpy(), atol=1e-10)
