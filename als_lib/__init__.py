@@ -4,6 +4,7 @@ The public API is re-exported here; each module maps to the chapter that introdu
 """
 
 from .als import ExplicitALS
+from .bayes import BayesianALS
 from .baselines import BiasBaseline, GlobalMean, ItemMean, Popularity, UserMean
 from .data import (
     DATA_DIR_ENV,
@@ -34,6 +35,7 @@ from .model import (
     NotFittedError,
     Recommender,
 )
+from .selection import SearchResult, grid, random_candidates, search
 from .objective import FactorParams, RatingTensors, objective, predict
 
 __version__ = "0.1.0"
@@ -46,4 +48,5 @@ __all__ = [
     "FactorParams", "RatingTensors", "objective", "predict", "GradientDescentMF", "DivergenceError",
     "ExplicitALS", "FoldIn", "Estimator", "Recommender", "FactorModel", "NotFittedError",
     "ImplicitALS", "Explanation", "Popularity", "ranking_metrics", "evaluate_ranking", "top_k",
+    "BayesianALS", "grid", "random_candidates", "search", "SearchResult",
 ]

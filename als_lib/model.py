@@ -112,6 +112,19 @@ def check_device(device) -> torch.device:
     return dev
 
 
+def check_flags_seed_device(model, flags) -> None:
+    """ValueError unless each of ``flags`` is True or False, ``seed`` an
+    integer, and ``dtype`` and ``device`` usable (``model``'s attributes)."""
+    for name in flags:
+        if not isinstance(getattr(model, name), (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False; "
+                             f"got {getattr(model, name)!r}.")
+    if not _is_int(model.seed):
+        raise ValueError(f"seed must be an integer; got {model.seed!r}.")
+    check_float_dtype(model.dtype)
+    check_device(model.device)
+
+
 def _sync(device: torch.device) -> None:
     """Wait for queued GPU work, so wall-clock timings measure the
     computation itself."""
@@ -225,6 +238,18 @@ class Recommender(Estimator):
         self._seen.sort_indices()
         self.params_ = params
 
+    def _check_inputs(self, ratings, eval_set):
+        """Check the hyperparameters, and the training and evaluation data
+        (same shape); returns them as `Ratings` (eval None if not given)."""
+        self._validate_params()
+        r = as_ratings(ratings)
+        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
+        if ev is not None and ev.shape != r.shape:
+            raise ValueError(
+                f"eval_set has shape {ev.shape} but ratings has {r.shape}; "
+                "use a split of the same data.")
+        return r, ev
+
     def _check_fitted(self) -> None:
         if getattr(self, "params_", None) is None:
             raise NotFittedError(
@@ -288,18 +313,23 @@ class Recommender(Estimator):
         ValueError
             If ``users`` and ``items`` differ in shape.
         """
-        self._check_fitted()
-        u = index_array(users, self.n_users_, "users", "user")
-        i = index_array(items, self.n_items_, "items", "item")
-        if u.shape != i.shape:
-            raise ValueError("users and items must have the same shape; got "
-                             f"{u.shape} and {i.shape}.")
+        u, i = self._pair_indices(users, items)
         dev = self.params_.U.device
         with torch.no_grad():
             # torch.tensor copies (index arrays may be read-only)
             out = predict(self.params_, torch.tensor(u, device=dev),
                           torch.tensor(i, device=dev))
         return out.double().cpu().numpy()
+
+    def _pair_indices(self, users, items):
+        """Checked index arrays of (user, item) pairs of the fitted shape."""
+        self._check_fitted()
+        u = index_array(users, self.n_users_, "users", "user")
+        i = index_array(items, self.n_items_, "items", "item")
+        if u.shape != i.shape:
+            raise ValueError("users and items must have the same shape; got "
+                             f"{u.shape} and {i.shape}.")
+        return u, i
 
     def rmse(self, ratings) -> float:
         """Root mean squared error of the predictions on ``ratings``.
@@ -510,7 +540,16 @@ class Recommender(Estimator):
         if p.user_bias is not None:
             arrays["user_bias"] = p.user_bias.cpu().numpy()
             arrays["item_bias"] = p.item_bias.cpu().numpy()
+        arrays.update(self._extra_arrays())
         np.savez(Path(path), **arrays)
+
+    def _extra_arrays(self) -> dict:
+        """Further fitted arrays a subclass saves (read back by
+        `_load_extra`)."""
+        return {}
+
+    def _load_extra(self, f, device) -> None:
+        """Read what `_extra_arrays` saved from the open ``.npz`` ``f``."""
 
     @classmethod
     def load(cls, path: str | Path, device="cpu") -> "Recommender":
@@ -574,6 +613,7 @@ class Recommender(Estimator):
                                          tensor("item_bias"))
             model.n_users_, model.n_items_ = seen.shape
             model._seen = seen
+            model._load_extra(f, device)
         return model
 
 
@@ -625,26 +665,7 @@ class FactorModel(Recommender):
         check_positive_int(self.factors, "factors")
         check_number(self.reg, "reg")
         check_number(self.init_std, "init_std")
-        for name in self._BOOL_PARAMS:
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False; "
-                                 f"got {getattr(self, name)!r}.")
-        if not _is_int(self.seed):
-            raise ValueError(f"seed must be an integer; got {self.seed!r}.")
-        check_float_dtype(self.dtype)
-        check_device(self.device)
-
-    def _check_inputs(self, ratings, eval_set):
-        """Check the hyperparameters, and the training and evaluation data
-        (same shape); returns them as `Ratings` (eval None if not given)."""
-        self._validate_params()
-        r = as_ratings(ratings)
-        ev = None if eval_set is None else as_ratings(eval_set, "eval_set")
-        if ev is not None and ev.shape != r.shape:
-            raise ValueError(
-                f"eval_set has shape {ev.shape} but ratings has {r.shape}; "
-                "use a split of the same data.")
-        return r, ev
+        check_flags_seed_device(self, self._BOOL_PARAMS)
 
     def _start_fit(self, ratings, eval_set):
         """Check the hyperparameters and the inputs, remember the shape and
