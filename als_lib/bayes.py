@@ -53,7 +53,7 @@ from .model import (
     check_number,
     check_positive_int,
 )
-from .objective import FactorParams
+from .objective import FactorParams, augment, predict
 
 __all__ = ["BayesianALS", "sample_wishart", "sample_normal_wishart", "sample_rows",
            "sample_link"]
@@ -167,9 +167,9 @@ class _Features:
     thin SVD :math:`F = W \operatorname{diag}(s) Q^\top` (computed once per fit)."""
 
     def __init__(self, side: Side):
-        counts = (side.crow[1:] - side.crow[:-1]).double()
-        scale = counts.clamp_min(1).rsqrt()
-        values = torch.repeat_interleave(scale, (side.crow[1:] - side.crow[:-1]))
+        counts = side.crow[1:] - side.crow[:-1]
+        scale = counts.double().clamp_min(1).rsqrt()
+        values = torch.repeat_interleave(scale, counts)
         self.F = torch_csr(side.crow, side.col, values, side.shape)
         W, s, Qt = torch.linalg.svd(self.F.to_dense(), full_matrices=False)
         self.W, self.s, self.Q = W, s, Qt.mT
@@ -380,13 +380,16 @@ class BayesianALS(Recommender):
                 start = time.perf_counter()
                 for this, other in ((users, items), (items, users)):
                     this.sample_hyper(rng, gen)
-                    Yt = _fixed_rows(other.X, k, bias)
+                    # the other side's rows [v_i, 1] (biases folded in)
+                    Yt = augment(other.X[:, :k], other.X[:, k] if bias else None,
+                                 ones_last=True)
                     target = this.side.values - mu_g
                     if bias:
                         target = target - other.X[this.side.col, k]
                     this.X = sample_rows(this.side, Yt, target, this.prior_mean(),
                                          this.Lam, alpha, gen).to(dt)
-                pred = _predict_pairs(users.X, items.X, tu, ti, k, bias, mu_g)
+                sample = _as_params(users.X, items.X, k, bias, mu_g)
+                pred = predict(sample, tu, ti)
                 sse = float(((pred - tv) ** 2).sum())
                 if self.alpha is None:
                     a, b = GAMMA_PRIOR
@@ -409,7 +412,7 @@ class BayesianALS(Recommender):
                 h["seconds"].append(elapsed)
                 sample_rmse = eval_rmse = None
                 if ev is not None:
-                    p = _predict_pairs(users.X, items.X, eu, ei, k, bias, mu_g)
+                    p = predict(sample, eu, ei)
                     sample_rmse = _rmse(self._clipped(p), evals)
                     if keep:
                         eval_sum += p
@@ -491,20 +494,11 @@ class BayesianALS(Recommender):
             self.item_samples_ = torch.from_numpy(f["item_bias_samples"]).to(device)
 
 
-def _fixed_rows(X: torch.Tensor, k: int, bias: bool) -> torch.Tensor:
-    """The other side as the fixed rows :math:`[\\mathbf{v}_i; 1]` (or
-    :math:`\\mathbf{v}_i` without biases)."""
-    if not bias:
-        return X
-    return torch.cat([X[:, :k], torch.ones_like(X[:, :1])], dim=1)
-
-
-def _predict_pairs(XU, XV, u, i, k, bias, mu_g) -> torch.Tensor:
-    """One sample's predictions at pairs (float64)."""
-    pred = (XU[u, :k].double() * XV[i, :k].double()).sum(1) + mu_g
-    if bias:
-        pred = pred + XU[u, k].double() + XV[i, k].double()
-    return pred
+def _as_params(XU, XV, k, bias, mu_g) -> FactorParams:
+    """One sample (rows ``[u, b]``) as float64 `FactorParams`, to predict with."""
+    XU, XV = XU.double(), XV.double()
+    return FactorParams(XU[:, :k], XV[:, :k], mu_g, XU[:, k] if bias else None,
+                        XV[:, k] if bias else None)
 
 
 def _rmse(pred: torch.Tensor, values: torch.Tensor) -> float:

@@ -74,8 +74,8 @@ def search(estimator: Estimator, candidates: list[dict], train, valid,
     Parameters
     ----------
     estimator : Estimator
-        The model; it is not changed (each candidate fits
-        ``type(estimator)(**{**estimator.get_params(), **candidate})``).
+        The model; it is not changed (each candidate fits a copy with
+        ``set_params(**candidate)``).
     candidates : list of dict
         From `grid` or `random_candidates`.
     train, valid : Ratings
@@ -93,7 +93,8 @@ def search(estimator: Estimator, candidates: list[dict], train, valid,
     base = estimator.get_params()
     results, total = [], 0.0
     for cand in candidates:
-        model = type(estimator)(**{**base, **cand})
+        # set_params names a parameter the model does not have
+        model = type(estimator)(**base).set_params(**cand)
         start = time.perf_counter()
         model.fit(train, **fit_kw)
         seconds = time.perf_counter() - start

@@ -44,3 +44,5 @@ def test_search_scores_each_candidate_on_validation_and_keeps_the_best():
     assert base.reg == 0.05 and getattr(base, "params_", None) is None   # untouched
     with pytest.raises(ValueError, match="candidates is empty"):
         search(base, [], TRAIN, VALID)
+    with pytest.raises(ValueError, match="'rank' is not a parameter of ExplicitALS"):
+        search(base, [{"rank": 8}], TRAIN, VALID)
