@@ -46,14 +46,17 @@ from .model import (
 from .objective import RatingTensors, evaluate_rmse, objective_terms
 from .objective import augment as _augment
 
-__all__ = ["ExplicitALS", "SOLVERS", "Side", "half_step", "gram_matrices"]
+__all__ = ["ExplicitALS", "SOLVERS", "Side", "ColumnBlock", "half_step", "sampled_product",
+           "gram_matrices", "CACHE_BYTES"]
 
 SOLVERS = ("cg", "cholesky", "lu")
 
 
 @dataclass
 class Side:
-    """The ratings seen from one side (rows = the entities being solved for), in CSR order."""
+    """The ratings seen from one side (rows = the entities being solved for), in CSR order,
+    with 32-bit indices (the sparse kernels take them as they are; 64-bit indices would be
+    converted on every call)."""
 
     crow: torch.Tensor        # (rows + 1,) row pointers
     col: torch.Tensor         # (nnz,) index of the other side for each rating
@@ -62,15 +65,28 @@ class Side:
     cold: torch.Tensor        # (rows,) True where the row has no ratings
     shape: tuple[int, int]
 
+    def column_blocks(self, row_bytes: int) -> list["ColumnBlock"]:
+        """The ratings split by column (the other side) into blocks whose rows of the other
+        side take at most `CACHE_BYTES` (``row_bytes`` each), on the CPU; one block elsewhere
+        or when they fit. Cached per ``row_bytes``."""
+        cache = self.__dict__.setdefault("_blocks", {})
+        if row_bytes not in cache:
+            n_cols = self.shape[1]
+            width = n_cols
+            if self.crow.device.type == "cpu":
+                width = max(1, min(n_cols, CACHE_BYTES // row_bytes))
+            cache[row_bytes] = _split_columns(self, width)
+        return cache[row_bytes]
+
     def gram_buckets(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Rows grouped by their number of ratings (next power of two), each group as a padded
         (rows, cap) table of the other side's indices; padding points at index ``shape[1]``
         (a zero row appended by the caller). Built once and cached."""
         if getattr(self, "_buckets", None) is None:
             counts = (self.crow[1:] - self.crow[:-1]).cpu().numpy()
-            crow = self.crow.cpu().numpy()
-            col = np.append(self.col.cpu().numpy(), self.shape[1])  # position nnz -> the zero row
-            nnz = len(col) - 1
+            crow = self.crow.cpu().numpy().astype(np.int64)
+            col = np.append(self.col.cpu().numpy().astype(np.int64), self.shape[1])
+            nnz = len(col) - 1                   # position nnz -> the zero row
             caps = np.where(counts > 0, 2 ** np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64), 0)
             buckets = []
             for cap in np.unique(caps[caps > 0]):
@@ -91,14 +107,81 @@ class Side:
         order = m.data - 1  # position of each CSR entry in the original arrays
         counts = np.diff(m.indptr)
         to = dict(device=device)
+        crow = torch.as_tensor(m.indptr.astype(np.int32), **to)
+        col = torch.as_tensor(m.indices.astype(np.int32), **to)
+        vals = torch.as_tensor(values[order], dtype=dtype, **to)
         return cls(
-            torch.as_tensor(m.indptr.astype(np.int64), **to),
-            torch.as_tensor(m.indices.astype(np.int64), **to),
-            torch.as_tensor(values[order], dtype=dtype, **to),
+            crow, col, vals,
             torch.as_tensor(counts if weighted else np.ones(shape[0]), dtype=dtype, **to),
             torch.as_tensor(counts == 0, **to),
             shape,
         )
+
+
+@dataclass
+class ColumnBlock:
+    """The ratings of one side whose other-side index lies in ``lo:hi``: ``pattern`` is a
+    (rows x (hi - lo)) CSR with local column indices whose values are scratch space that
+    ``sampled_addmm`` overwrites (zero at first: it scales them by beta = 0, and 0 times
+    uninitialised memory can be NaN); ``values`` and ``col`` (global) are in its order."""
+
+    lo: int
+    hi: int
+    pattern: torch.Tensor
+    values: torch.Tensor
+    col: torch.Tensor
+
+
+# Rows of the other side that one block of a sparse product may gather: 512 KB, which stays in
+# a core's L2 cache on the CPUs we measured (Chapter 9). Beyond it, gathers miss to L3 or DRAM.
+CACHE_BYTES = 1 << 19
+
+
+def _split_columns(side: Side, width: int) -> list[ColumnBlock]:
+    """`ColumnBlock` s of ``width`` columns each (the last one narrower)."""
+    dev = side.crow.device
+    n_rows, n_cols = side.shape
+    if width >= n_cols:
+        pattern = torch_csr(side.crow, side.col, torch.zeros_like(side.values), side.shape)
+        return [ColumnBlock(0, n_cols, pattern, side.values, side.col)]
+    counts = np.diff(side.crow.cpu().numpy().astype(np.int64))
+    rows = np.repeat(np.arange(n_rows), counts)
+    col = side.col.cpu().numpy()
+    block = col // width
+    # stable: inside a block, entries stay in CSR order (by row, then column)
+    order = np.argsort(block.astype(np.uint16 if block.max() < 1 << 16 else np.int64),
+                       kind="stable")
+    ends = np.cumsum(np.bincount(block, minlength=-(-n_cols // width)))
+    out, start = [], 0
+    for b, end in enumerate(ends):
+        take = order[start:end]
+        start = end
+        lo, hi = b * width, min((b + 1) * width, n_cols)
+        crow = np.zeros(n_rows + 1, dtype=np.int32)
+        np.cumsum(np.bincount(rows[take], minlength=n_rows), out=crow[1:])
+        local = torch.as_tensor((col[take] - lo).astype(np.int32), device=dev)
+        take_t = torch.as_tensor(take, device=dev)
+        values = side.values[take_t]
+        pattern = torch_csr(torch.as_tensor(crow, device=dev), local, torch.zeros_like(values),
+                            (n_rows, hi - lo))
+        out.append(ColumnBlock(lo, hi, pattern, values, side.col[take_t]))
+    return out
+
+
+def sampled_product(blocks: list[ColumnBlock], P: torch.Tensor, Yt: torch.Tensor,
+                    out: torch.Tensor, targets: list[torch.Tensor] | None = None) -> torch.Tensor:
+    r"""``out`` plus, for every row :math:`u`, :math:`\sum_{i \in I_u} e_{ui}\,\tilde{\mathbf{y}}_i`
+    with :math:`e_{ui} = \mathbf{p}_u^\top \tilde{\mathbf{y}}_i` (``targets`` None) or
+    :math:`t_{ui} - \mathbf{p}_u^\top \tilde{\mathbf{y}}_i`: one ``sampled_addmm`` and one
+    CSR @ dense product per column block, so each gathers only rows of ``Yt`` that fit in
+    cache. Updates ``out`` in place and returns it."""
+    for j, b in enumerate(blocks):
+        Yb = Yt[b.lo:b.hi]
+        E = torch.sparse.sampled_addmm(b.pattern, P, Yb.T, beta=0.0, out=b.pattern)
+        if targets is not None:
+            E.values().neg_().add_(targets[j])
+        out.addmm_(E, Yb)
+    return out
 
 
 def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None,
@@ -112,30 +195,32 @@ def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None,
     the current ``X``. Rows without ratings are left unchanged.
     """
     Yt = _augment(Y, y_bias, ones_last=True)        # rows [y_i, 1]
-    target = side.values - mu
-    if y_bias is not None:
-        target = target - y_bias[side.col]
-    # the targets r~_ui at the observed pairs, as a sparse CSR matrix
-    T = torch_csr(side.crow, side.col, target, side.shape)
     Xt = _augment(X, x_bias, ones_last=False)       # rows [x_u, b_u]: unknowns
     ridge = (reg * side.weight).unsqueeze(1)
     if solver == "cg":
-        YtT = Yt.T
+        # the ratings in column blocks whose rows of Yt fit in cache
+        blocks = side.column_blocks(Yt.shape[1] * Yt.element_size())
+        # the targets r~_ui = r_ui - mu - b_i at the observed pairs
+        targets = [b.values - mu if y_bias is None
+                   else b.values - mu - y_bias[b.col] for b in blocks]
 
         def matvec(P: torch.Tensor) -> torch.Tensor:
             # (Y_I^T Y_I + lambda w I) p for all rows, never forming Y_I^T Y_I
-            YP = torch.sparse.sampled_addmm(T, P, YtT, beta=0.0)
-            return YP @ Yt + ridge * P
+            return sampled_product(blocks, P, Yt, ridge * P)
 
-        # r0 = Y_I^T (r~ - Y_I x0) - lambda w x0, from one sampled product
-        errors = torch.sparse.sampled_addmm(T, Xt, YtT, beta=1.0, alpha=-1.0)
-        r0 = errors @ Yt - ridge * Xt
-        new = conjugate_gradient(matvec, None, Xt, steps=cg_steps, r0=r0).x
+        # r0 = Y_I^T (r~ - Y_I x0) - lambda w x0
+        r0 = sampled_product(blocks, Xt, Yt, -ridge * Xt, targets)
+        new = conjugate_gradient(matvec, None, Xt, steps=cg_steps, r0=r0,
+                                 inplace=True).x
     else:
         A = gram_matrices(side, Yt)                 # every Y_I^T Y_I
         diag = ridge.squeeze(1) + side.cold.to(A.dtype)   # cold row: I x = 0
         A.diagonal(dim1=-2, dim2=-1).add_(diag.unsqueeze(1))
-        b = T @ Yt
+        target = side.values - mu
+        if y_bias is not None:
+            target = target - y_bias[side.col]
+        # Y_I^T r~ for every row, from the targets as a sparse CSR matrix
+        b = torch_csr(side.crow, side.col, target, side.shape) @ Yt
         # the factors were checked finite after the last half-step, so A
         # and b are finite
         if solver == "cholesky":
@@ -181,6 +266,10 @@ class ExplicitALS(FactorModel):
     biases : bool
         Learn :math:`b_u, b_i` (folded into the factor vectors);
         :math:`\mu` is fixed.
+    center : bool
+        Subtract the mean training rating :math:`\mu` (True) or fit
+        :math:`\hat r_{ui} = \mathbf{u}_u^\top\mathbf{v}_i` (plus biases
+        if any) with :math:`\mu = 0`, as Spark MLlib's ALS does (Chapter 9).
     iterations : int
         Full iterations (an item half-step, then a user half-step).
     solver : {"cg", "cholesky", "lu"}
@@ -221,15 +310,22 @@ class ExplicitALS(FactorModel):
 
     def __init__(self, factors: int = 64, reg: float = 0.05, *,
                  weighted_reg: bool = True, biases: bool = True,
-                 iterations: int = 15, solver: str = "cg", cg_steps: int = 3,
+                 center: bool = True, iterations: int = 15,
+                 solver: str = "cg", cg_steps: int = 3,
                  init_std: float = 0.1, seed: int = 0,
                  device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32):
         self.factors, self.reg = factors, reg
         self.weighted_reg, self.biases = weighted_reg, biases
+        self.center = center
         self.iterations, self.solver, self.cg_steps = iterations, solver, cg_steps
         self.init_std, self.seed = init_std, seed
         self.device, self.dtype = device, dtype
+
+    _BOOL_PARAMS = ("weighted_reg", "biases", "center")
+
+    def _global_mean(self, r) -> float:
+        return float(r.values.mean()) if self.center else 0.0
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -279,6 +375,10 @@ class ExplicitALS(FactorModel):
                                 dt, dev)
         items_side = Side.build(r.items, r.users, r.values, r.shape[::-1], w,
                                 dt, dev)
+        if self.solver == "cg":   # split for cache-sized products, untimed
+            row = (p.k + self.biases) * p.U.element_size()
+            users_side.column_blocks(row)
+            items_side.column_blocks(row)
         keys = ("iteration", "objective", "objective_half", "train_rmse",
                 "eval_rmse", "seconds")
         self.history_ = {k: [] for k in keys}

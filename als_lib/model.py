@@ -284,7 +284,8 @@ class Recommender(Estimator):
 
     @property
     def mu_(self) -> float:
-        r"""The global mean :math:`\mu` of the training ratings."""
+        r"""The global mean :math:`\mu` of the training ratings (0 for a
+        model fitted without centering)."""
         self._check_fitted()
         return self.params_.mu
 
@@ -682,12 +683,17 @@ class FactorModel(Recommender):
         eval_data = (None if ev is None
                      else RatingTensors.from_ratings(ev, dt, dev))
         params = init_params(
-            r.n_users, r.n_items, int(self.factors), float(r.values.mean()),
+            r.n_users, r.n_items, int(self.factors), self._global_mean(r),
             bool(self.biases), float(self.init_std), int(self.seed), dt, dev,
             r.user_counts(), r.item_counts())
         self._set_fitted(r, params)
         self.history_ = {}
         return r, data, eval_data
+
+    def _global_mean(self, r) -> float:
+        r""":math:`\mu`, the mean training rating (subclasses may fit
+        without it)."""
+        return float(r.values.mean())
 
     def fold_in(self, items, ratings) -> FoldIn:
         r"""Factors and bias for a new user from a few ratings, without

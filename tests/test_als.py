@@ -239,3 +239,46 @@ def test_top_n_breaks_ties_by_lower_item_index_also_at_the_cut_off():
         m.params_.V[i] = 2 * m.params_.V[9]      # exact scaling: cosine exactly the same
     near, sims = m.similar_items(9, n=3)
     assert near.tolist() == [2, 4, 7] and sims[0] == sims[1] == sims[2]
+
+
+# ------------------------------------------------------------------ Chapter 9
+@pytest.mark.parametrize("biases", [True, False])
+def test_cache_blocked_cg_equals_one_block(biases, monkeypatch):
+    """Splitting the sparse products into column blocks changes only the order of the sums."""
+    import als_lib.als as als
+
+    r = synthetic_ratings(300, 200, 6000, rank=3, seed=4)
+    kw = dict(factors=6, reg=0.1, iterations=4, biases=biases, dtype=torch.float64)
+    one = ExplicitALS(**kw).fit(r, progress=False)
+    # 7 columns of 7 float64 numbers a block: 29 and 43 blocks, the last narrower
+    monkeypatch.setattr(als, "CACHE_BYTES", 7 * (6 + biases) * 8)
+    blocked = ExplicitALS(**kw).fit(r, progress=False)
+    side = Side.build(r.users, r.items, r.values, r.shape, True, torch.float64, "cpu")
+    blocks = side.column_blocks((6 + biases) * 8)
+    assert len(blocks) == 29 and blocks[-1].hi - blocks[-1].lo == 200 - 28 * 7
+    assert sum(len(b.values) for b in blocks) == len(r)
+    np.testing.assert_allclose(blocked.user_factors, one.user_factors, atol=1e-10)
+    np.testing.assert_allclose(blocked.item_factors, one.item_factors, atol=1e-10)
+
+
+def test_center_false_fits_without_the_mean():
+    r = synthetic_ratings(80, 50, 1500, rank=3, seed=5)
+    m = ExplicitALS(4, reg=0.1, iterations=6, biases=False, center=False,
+                    solver="cholesky", dtype=torch.float64).fit(r, progress=False)
+    assert m.mu_ == 0.0
+    # the prediction is u.v alone, and the fit still explains the ratings (mean about 3)
+    pred = m.predict(r.users, r.items)
+    np.testing.assert_allclose(pred, np.einsum("ij,ij->i", m.user_factors[r.users],
+                                               m.item_factors[r.items]), atol=1e-12)
+    assert abs(pred.mean() - r.values.mean()) < 0.2
+    # a new user folded in from a training user's ratings gets that user's factors
+    u = int(np.argmax(r.user_counts()))
+    mask = r.users == u
+    f = m.fold_in(r.items[mask], r.values[mask])
+    np.testing.assert_allclose(f.factors, m.user_factors[u], atol=1e-8)
+
+
+def test_center_must_be_a_bool():
+    r = synthetic_ratings(20, 10, 100, seed=0)
+    with pytest.raises(ValueError, match="center must be True or False"):
+        ExplicitALS(2, center="no").fit(r, progress=False)

@@ -1,7 +1,7 @@
 """The library's shape: three layers that import only downwards, and no oversized module.
 
 data (the `als_lib.data` package) -> maths (metrics, objective, linalg) -> models (model,
-baselines, gd, als, implicit, evaluation). `show` and `plotting` are helpers for the book and import no layer.
+baselines, gd, als, implicit, evaluation, bayes, selection, spark). `show` and `plotting` are helpers for the book and import no layer.
 """
 
 import ast
@@ -13,7 +13,7 @@ import als_lib
 
 ROOT = Path(als_lib.__file__).parent
 LAYERS = {"data": 0, "metrics": 1, "objective": 1, "linalg": 1, "implicit": 2, "evaluation": 2,
-          "model": 2, "baselines": 2, "gd": 2, "als": 2, "bayes": 2, "selection": 2, "show": 3, "plotting": 3}
+          "model": 2, "baselines": 2, "gd": 2, "als": 2, "bayes": 2, "selection": 2, "spark": 2, "show": 3, "plotting": 3}
 MODULES = sorted(p for p in ROOT.rglob("*.py") if p.name != "__init__.py" or p.parent != ROOT)
 
 
