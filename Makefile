@@ -3,7 +3,8 @@
 #   make test   same set-up, then the whole suite: unit tests, nbval over every chapter (twice:
 #               on the book's pinned CPU kernel path and on a second one), the strict book
 #               build, and the headless-browser check of the built pages
-# Also: make lab (JupyterLab on the chapters), make execute NB=chapters/NN_x.ipynb
+# Also: make lab (JupyterLab on the chapters), make spark-job ARGS=... (Spark's ALS as a job),
+# make execute NB=chapters/NN_x.ipynb
 # (re-run one notebook top to bottom and save it), make clean.
 
 PYTHON ?= python3
@@ -19,7 +20,7 @@ JB_BUILD := $(BIN)/jupyter-book build . -W -n --keep-going
 PINNED_PATH := env -u ATEN_CPU_CAPABILITY -u MKL_CBWR
 SECOND_PATH := env ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: setup book book-strict test unit nbval-second-path browser-deps browser lab execute execute-all margins clean
+.PHONY: setup book book-strict test unit nbval-second-path browser-deps browser lab spark-job execute execute-all margins clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0]'
@@ -68,6 +69,12 @@ test: setup
 
 lab: setup
 	$(BIN)/jupyter lab chapters
+
+# Spark MLlib's ALS as a batch job (benchmarks/spark_als_job.py; README, "Spark")
+MASTER ?= local[2]
+spark-job: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYSPARK_PYTHON="$(CURDIR)/$(BIN)/python" SPARK_LOCAL_IP=$${SPARK_LOCAL_IP:-127.0.0.1} \
+	  $(BIN)/spark-submit --master "$(MASTER)" benchmarks/spark_als_job.py $(ARGS)
 
 # Re-execute a notebook top to bottom (working directory chapters/) and save it, with
 # per-cell timing metadata cleared so diffs stay small.

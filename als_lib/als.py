@@ -168,19 +168,26 @@ def _split_columns(side: Side, width: int) -> list[ColumnBlock]:
     return out
 
 
-def sampled_product(blocks: list[ColumnBlock], P: torch.Tensor, Yt: torch.Tensor,
-                    out: torch.Tensor, targets: list[torch.Tensor] | None = None) -> torch.Tensor:
-    r"""``out`` plus, for every row :math:`u`, :math:`\sum_{i \in I_u} e_{ui}\,\tilde{\mathbf{y}}_i`
-    with :math:`e_{ui} = \mathbf{p}_u^\top \tilde{\mathbf{y}}_i` (``targets`` None) or
-    :math:`t_{ui} - \mathbf{p}_u^\top \tilde{\mathbf{y}}_i`: one ``sampled_addmm`` and one
-    CSR @ dense product per column block, so each gathers only rows of ``Yt`` that fit in
-    cache. Updates ``out`` in place and returns it."""
+def sampled_product(blocks: list[ColumnBlock], P: torch.Tensor,
+                    Yt: torch.Tensor, out: torch.Tensor,
+                    targets: list[torch.Tensor] | None = None
+                    ) -> torch.Tensor:
+    r"""Add to ``out``, for every row :math:`u`,
+    :math:`\sum_{i \in I_u} e_{ui}\,\tilde{\mathbf{y}}_i` with
+    :math:`e_{ui} = \mathbf{p}_u^\top \tilde{\mathbf{y}}_i` (``targets``
+    None) or :math:`t_{ui} - \mathbf{p}_u^\top \tilde{\mathbf{y}}_i`.
+
+    One ``sampled_addmm`` (SDDMM) and one CSR @ dense product (SpMM) per
+    column block, so that each gathers only rows of ``Yt`` that fit in
+    cache. Returns ``out``, updated in place."""
     for j, b in enumerate(blocks):
-        Yb = Yt[b.lo:b.hi]
-        E = torch.sparse.sampled_addmm(b.pattern, P, Yb.T, beta=0.0, out=b.pattern)
+        Yb = Yt[b.lo:b.hi]                  # this block's rows of Yt
+        # e_ui = p_u . y_i at the block's ratings, into its CSR's values
+        E = torch.sparse.sampled_addmm(b.pattern, P, Yb.T, beta=0.0,
+                                       out=b.pattern)
         if targets is not None:
-            E.values().neg_().add_(targets[j])
-        out.addmm_(E, Yb)
+            E.values().neg_().add_(targets[j])     # t_ui - p_u . y_i
+        out.addmm_(E, Yb)                   # out_u += sum_i e_ui y_i
     return out
 
 

@@ -29,7 +29,9 @@ pyspark is imported only when these functions are called; it needs Java 17.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 import warnings
@@ -53,14 +55,18 @@ __all__ = ["spark_session", "to_spark", "spark_als", "from_spark",
            "factors_from_spark"]
 
 # configuration that keeps a session quiet and reproducible (no web UI, no
-# progress bars on stderr, the shuffle partitions of a small machine)
+# progress bars on stderr, the shuffle partitions of a small machine), and
+# moves pandas data through Arrow
 QUIET_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+# a local session talks to itself only, on the loopback interface
+LOCAL_CONF = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.host": "127.0.0.1",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
 
@@ -91,12 +97,14 @@ def spark_session(master: str = "local[2]", app_name: str = "als_lib",
         level to ERROR, so that nothing from Java reaches a notebook.
         (Errors still reach Python as exceptions.)
     conf : dict, optional
-        More Spark settings; they override `QUIET_CONF`.
+        More Spark settings; they override `QUIET_CONF` (and, for a
+        ``local`` master, `LOCAL_CONF`).
     checkpoint_dir : str, optional
         Where Spark may checkpoint (ALS does every ``checkpointInterval``
         iterations, cutting the lineage that otherwise grows with each
         iteration until serialising it overflows the stack); default a new
-        temporary folder. On a cluster, give a shared path (HDFS, S3).
+        temporary folder (removed when Python exits). On a cluster, give a
+        path every executor can reach (HDFS, S3).
 
     Returns
     -------
@@ -108,8 +116,10 @@ def spark_session(master: str = "local[2]", app_name: str = "als_lib",
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    settings = {**QUIET_CONF, **(conf or {})}
+    local = master.startswith("local")
+    if local:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    settings = {**QUIET_CONF, **(LOCAL_CONF if local else {}), **(conf or {})}
     spark_conf = pyspark.SparkConf().setMaster(master).setAppName(app_name)
     for key, value in settings.items():
         spark_conf.set(key, str(value))
@@ -122,7 +132,10 @@ def spark_session(master: str = "local[2]", app_name: str = "als_lib",
     sc = pyspark.SparkContext(conf=spark_conf, gateway=gateway)
     if quiet:
         sc.setLogLevel("ERROR")
-    sc.setCheckpointDir(checkpoint_dir or tempfile.mkdtemp(prefix="als_lib_spark_"))
+    if checkpoint_dir is None:
+        checkpoint_dir = tempfile.mkdtemp(prefix="als_lib_spark_")
+        atexit.register(shutil.rmtree, checkpoint_dir, True)
+    sc.setCheckpointDir(checkpoint_dir)
     return SparkSession(sc)
 
 
