@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .data import as_ratings, index_array
+from .data import index_array
 from .evaluation import RankingScore
 from .linalg import conjugate_gradient, spd_solve, torch_csr
 from .model import (
@@ -55,7 +55,7 @@ from .model import (
     check_number,
     check_positive_int,
 )
-from .objective import FactorParams, init_params
+from .objective import init_params
 
 __all__ = ["ImplicitALS", "Explanation", "confidence", "implicit_loss",
            "ImplicitSide", "implicit_half_step"]
@@ -411,42 +411,10 @@ class ImplicitALS(RankingScore, FactorModel):
             dt, dev, exact, k)
         return users, items
 
-    @classmethod
-    def from_factors(cls, user_factors, item_factors, train,
-                     **params) -> "ImplicitALS":
-        """A fitted model from factors computed elsewhere (for example by
-        `implicit`), so that they are scored by the same code.
-
-        Parameters
-        ----------
-        user_factors, item_factors : array_like
-            (n_users x k) and (n_items x k).
-        train : Ratings, scipy.sparse matrix or (users, items, values)
-            The interactions they were fitted on (left out of
-            recommendations; used by `explain` and `loss`).
-        **params
-            Hyperparameters (as for ``__init__``; used by `loss`,
-            `fold_in` and `explain`).
-
-        Returns
-        -------
-        ImplicitALS
-        """
-        model = cls(**params)
-        model._validate_params()
-        r = as_ratings(train, "train")
-        model._check_counts(r.values)
-        X = torch.as_tensor(np.asarray(user_factors), dtype=model.dtype)
-        Y = torch.as_tensor(np.asarray(item_factors), dtype=model.dtype)
-        if X.shape[0] != r.n_users or Y.shape[0] != r.n_items or \
-                X.shape[1] != Y.shape[1] or X.ndim != 2:
-            raise ValueError(
-                f"factors of shapes {tuple(X.shape)} and {tuple(Y.shape)} "
-                f"do not fit train of shape {r.shape}.")
-        dev = torch.device(model.device)
-        model._set_fitted(r, FactorParams(X.to(dev), Y.to(dev), 0.0))
-        model.history_ = {}
-        return model
+    def _check_factors_train(self, r) -> None:
+        """`from_factors`: the interactions must be counts (the model
+        has no mean or biases to refuse)."""
+        self._check_counts(r.values)
 
     # ------------------------------------------------------------ fitting
     def fit(self, ratings, eval_set=None, *, track_objective: bool = False,

@@ -695,6 +695,55 @@ class FactorModel(Recommender):
         without it)."""
         return float(r.values.mean())
 
+    @classmethod
+    def from_factors(cls, user_factors, item_factors, train, **params):
+        r"""A fitted model from factors computed elsewhere (by `implicit`,
+        by Spark), so that they are scored by the same code:
+        :math:`\hat r_{ui} = \mathbf{u}_u^\top\mathbf{v}_i`, no mean and
+        no biases.
+
+        Parameters
+        ----------
+        user_factors, item_factors : array_like
+            (n_users x k) and (n_items x k).
+        train : Ratings, scipy.sparse matrix or (users, items, values)
+            The data they were fitted on (left out of recommendations;
+            used by `fold_in`, and by `ImplicitALS`'s `explain` and
+            `loss`).
+        **params
+            Hyperparameters (as for ``__init__``). A model with biases or
+            a mean (`ExplicitALS` needs ``biases=False, center=False``) is
+            refused.
+
+        Returns
+        -------
+        The model, fitted.
+        """
+        model = cls(**params)
+        model._validate_params()
+        r = as_ratings(train, "train")
+        model._check_factors_train(r)
+        X = torch.as_tensor(np.asarray(user_factors), dtype=model.dtype)
+        Y = torch.as_tensor(np.asarray(item_factors), dtype=model.dtype)
+        if X.shape[0] != r.n_users or Y.shape[0] != r.n_items or \
+                X.shape[1] != Y.shape[1] or X.ndim != 2:
+            raise ValueError(
+                f"factors of shapes {tuple(X.shape)} and {tuple(Y.shape)} "
+                f"do not fit train of shape {r.shape}.")
+        dev = torch.device(model.device)
+        model._set_fitted(r, FactorParams(X.to(dev), Y.to(dev), 0.0))
+        model.history_ = {}
+        return model
+
+    def _check_factors_train(self, r) -> None:
+        """`from_factors` makes a model without a mean or biases: refuse
+        hyperparameters that say otherwise."""
+        if getattr(self, "biases", False) or self._global_mean(r) != 0.0:
+            raise ValueError(
+                f"from_factors makes a model r ~ u.v without a mean or "
+                f"biases; give {type(self).__name__} biases=False"
+                + (", center=False." if hasattr(self, "center") else "."))
+
     def fold_in(self, items, ratings) -> FoldIn:
         r"""Factors and bias for a new user from a few ratings, without
         refitting: the exact minimiser of the objective over that user's

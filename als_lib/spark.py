@@ -40,9 +40,8 @@ import numpy as np
 import torch
 
 from .als import ExplicitALS
-from .data import Ratings, as_ratings
+from .data import as_ratings
 from .implicit import ImplicitALS
-from .objective import FactorParams
 
 # pyspark 4.3 warns on every pandas conversion that pandas 3 is "not yet fully supported";
 # the conversions used here (numeric columns, float arrays) are tested in tests/test_spark.py
@@ -253,21 +252,11 @@ def from_spark(spark_model, train, like=None):
     V = factors_from_spark(spark_model.itemFactors, r.n_items, rank)
     if like is None:
         like = ExplicitALS(rank, biases=False, center=False)
-    if isinstance(like, ImplicitALS):
-        params = {k: v for k, v in like.get_params().items()
-                  if k != "dtype"}
-        return ImplicitALS.from_factors(U, V, r, dtype=torch.float64,
-                                        **{**params, "factors": rank})
-    if not isinstance(like, ExplicitALS):
+    if not isinstance(like, (ExplicitALS, ImplicitALS)):
         raise TypeError(
             "like must be an ExplicitALS or an ImplicitALS; got "
             f"{type(like).__name__}.")
-    model = type(like)(**{**like.get_params(), "factors": rank,
-                          "dtype": torch.float64, "biases": False,
-                          "center": False})
-    model._validate_params()
-    dev = torch.device(model.device)
-    model._set_fitted(r, FactorParams(torch.as_tensor(U, device=dev),
-                                      torch.as_tensor(V, device=dev), 0.0))
-    model.history_ = {}
-    return model
+    params = {**like.get_params(), "factors": rank, "dtype": torch.float64}
+    if isinstance(like, ExplicitALS):
+        params.update(biases=False, center=False)
+    return type(like).from_factors(U, V, r, **params)

@@ -282,3 +282,17 @@ def test_center_must_be_a_bool():
     r = synthetic_ratings(20, 10, 100, seed=0)
     with pytest.raises(ValueError, match="center must be True or False"):
         ExplicitALS(2, center="no").fit(r, progress=False)
+
+
+def test_from_factors_needs_a_model_without_mean_or_biases():
+    r = synthetic_ratings(30, 20, 300, rank=2, seed=1)
+    g = np.random.default_rng(0)
+    U, V = g.normal(size=(30, 3)), g.normal(size=(20, 3))
+    m = ExplicitALS.from_factors(U, V, r, factors=3, biases=False, center=False,
+                                 dtype=torch.float64)
+    assert m.mu_ == 0.0 and m.user_bias is None
+    np.testing.assert_allclose(m.predict([0, 5], [1, 2]), [U[0] @ V[1], U[5] @ V[2]])
+    with pytest.raises(ValueError, match="biases=False, center=False"):
+        ExplicitALS.from_factors(U, V, r, factors=3, biases=False)
+    with pytest.raises(ValueError, match="do not fit train"):
+        ExplicitALS.from_factors(U[:5], V, r, factors=3, biases=False, center=False)
