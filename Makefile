@@ -67,8 +67,11 @@ test: setup
 	$(MAKE) --no-print-directory book-strict browser
 	@echo "make test: unit tests, nbval on two kernel paths, strict book build and browser check all passed."
 
+# JupyterLab refuses to start as root ("Running as root is not recommended") unless told to:
+# in a container a new user is often root. LAB_ARGS passes more options (e.g. --no-browser).
+ALLOW_ROOT := $(shell [ "$$(id -u)" -eq 0 ] && echo --allow-root)
 lab: setup
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) chapters
 
 # Spark MLlib's ALS as a batch job (benchmarks/spark_als_job.py; README, "Spark")
 MASTER ?= local[2]
