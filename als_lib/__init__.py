@@ -18,6 +18,7 @@ from .data import (
     kfold,
     load_movielens,
     load_movielens_fold,
+    movie_genres,
     per_user_holdout,
     synthetic_ratings,
     toy_ratings,
@@ -49,4 +50,5 @@ __all__ = [
     "ExplicitALS", "FoldIn", "Estimator", "Recommender", "FactorModel", "NotFittedError",
     "ImplicitALS", "Explanation", "Popularity", "ranking_metrics", "evaluate_ranking", "top_k",
     "BayesianALS", "grid", "random_candidates", "search", "SearchResult",
+    "movie_genres",
 ]

@@ -49,6 +49,7 @@ from .objective import augment as _augment
 __all__ = ["ExplicitALS", "SOLVERS", "Side", "ColumnBlock", "half_step", "sampled_product",
            "gram_matrices", "CACHE_BYTES"]
 
+#: tuple of str: The ``solver`` choices of `ExplicitALS`.
 SOLVERS = ("cg", "cholesky", "lu")
 
 
@@ -56,7 +57,23 @@ SOLVERS = ("cg", "cholesky", "lu")
 class Side:
     """The ratings seen from one side (rows = the entities being solved for), in CSR order,
     with 32-bit indices (the sparse kernels take them as they are; 64-bit indices would be
-    converted on every call)."""
+    converted on every call).
+
+    Attributes
+    ----------
+    crow : torch.Tensor
+        (rows + 1,) int32 row pointers.
+    col : torch.Tensor
+        (nnz,) int32 index of the other side for each rating.
+    values : torch.Tensor
+        (nnz,) the ratings, in this CSR order.
+    weight : torch.Tensor
+        (rows,) the ridge weight of each row: :math:`w = n` (weighted) or 1.
+    cold : torch.Tensor
+        (rows,) bool, True where the row has no ratings.
+    shape : tuple of int
+        (rows, columns): this side's count, then the other side's.
+    """
 
     crow: torch.Tensor        # (rows + 1,) row pointers
     col: torch.Tensor         # (nnz,) index of the other side for each rating
@@ -68,7 +85,18 @@ class Side:
     def column_blocks(self, row_bytes: int) -> list["ColumnBlock"]:
         """The ratings split by column (the other side) into blocks whose rows of the other
         side take at most `CACHE_BYTES` (``row_bytes`` each), on the CPU; one block elsewhere
-        or when they fit. Cached per ``row_bytes``."""
+        or when they fit. Cached per ``row_bytes``.
+
+        Parameters
+        ----------
+        row_bytes : int
+            The size of one row of the other side's factors, in bytes.
+
+        Returns
+        -------
+        list of ColumnBlock
+            The blocks, in column order.
+        """
         cache = self.__dict__.setdefault("_blocks", {})
         if row_bytes not in cache:
             n_cols = self.shape[1]
@@ -81,7 +109,14 @@ class Side:
     def gram_buckets(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Rows grouped by their number of ratings (next power of two), each group as a padded
         (rows, cap) table of the other side's indices; padding points at index ``shape[1]``
-        (a zero row appended by the caller). Built once and cached."""
+        (a zero row appended by the caller). Built once and cached.
+
+        Returns
+        -------
+        list of tuple of torch.Tensor
+            One ``(rows, table)`` pair per group: the rows' indices and their (rows, cap)
+            table.
+        """
         if getattr(self, "_buckets", None) is None:
             counts = (self.crow[1:] - self.crow[:-1]).cpu().numpy()
             crow = self.crow.cpu().numpy().astype(np.int64)
@@ -102,6 +137,29 @@ class Side:
     @classmethod
     def build(cls, rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape, weighted: bool,
               dtype, device) -> "Side":
+        """The side of the ratings ``(rows[j], cols[j], values[j])``, in CSR order.
+
+        Parameters
+        ----------
+        rows, cols : numpy.ndarray
+            Index of each rating on this side and on the other side.
+        values : numpy.ndarray
+            The ratings.
+        shape : tuple of int
+            (rows, columns).
+        weighted : bool
+            Weight each row's ridge term by its number of ratings (ALS-WR) if True, by 1 if
+            False.
+        dtype : torch.dtype
+            The dtype of the values and weights.
+        device : str or torch.device
+            Where the tensors live.
+
+        Returns
+        -------
+        Side
+            The ratings from this side.
+        """
         m = sp.csr_matrix((np.arange(1, len(rows) + 1), (rows, cols)), shape=shape)
         m.sort_indices()
         order = m.data - 1  # position of each CSR entry in the original arrays
@@ -120,10 +178,21 @@ class Side:
 
 @dataclass
 class ColumnBlock:
-    """The ratings of one side whose other-side index lies in ``lo:hi``: ``pattern`` is a
-    (rows x (hi - lo)) CSR with local column indices whose values are scratch space that
-    ``sampled_addmm`` overwrites (zero at first: it scales them by beta = 0, and 0 times
-    uninitialised memory can be NaN); ``values`` and ``col`` (global) are in its order."""
+    """The ratings of one side whose other-side index lies in ``lo:hi``.
+
+    Attributes
+    ----------
+    lo, hi : int
+        The block's columns (indices of the other side), ``lo:hi``.
+    pattern : torch.Tensor
+        A (rows x (hi - lo)) sparse CSR tensor with local column indices, whose values are
+        scratch space that ``sampled_addmm`` overwrites (zero at first: it scales them by
+        beta = 0, and 0 times uninitialised memory can be NaN).
+    values : torch.Tensor
+        The ratings, in the order of ``pattern``.
+    col : torch.Tensor
+        The global column index of each rating, in the order of ``pattern``.
+    """
 
     lo: int
     hi: int
@@ -132,8 +201,9 @@ class ColumnBlock:
     col: torch.Tensor
 
 
-# Rows of the other side that one block of a sparse product may gather: 512 KB, which stays in
-# a core's L2 cache on the CPUs we measured (Chapter 9). Beyond it, gathers miss to L3 or DRAM.
+#: int: Bytes of the other side's rows that one block of a sparse product may gather: 512 KB,
+#: which stays in a core's L2 cache on the CPUs we measured (Chapter 9). Beyond it, gathers
+#: miss to L3 or DRAM.
 CACHE_BYTES = 1 << 19
 
 
@@ -179,7 +249,26 @@ def sampled_product(blocks: list[ColumnBlock], P: torch.Tensor,
 
     One ``sampled_addmm`` (SDDMM) and one CSR @ dense product (SpMM) per
     column block, so that each gathers only rows of ``Yt`` that fit in
-    cache. Returns ``out``, updated in place."""
+    cache.
+
+    Parameters
+    ----------
+    blocks : list of ColumnBlock
+        The ratings split into column blocks (`Side.column_blocks`).
+    P : torch.Tensor
+        (rows, k1) the row vectors :math:`\mathbf{p}_u`.
+    Yt : torch.Tensor
+        (columns, k1) the other side's vectors :math:`\tilde{\mathbf{y}}_i`.
+    out : torch.Tensor
+        (rows, k1) the sums are added to it, in place.
+    targets : list of torch.Tensor, optional
+        Per block, the :math:`t_{ui}` in CSR order; None for none.
+
+    Returns
+    -------
+    torch.Tensor
+        ``out``, updated in place.
+    """
     for j, b in enumerate(blocks):
         Yb = Yt[b.lo:b.hi]                  # this block's rows of Yt
         # e_ui = p_u . y_i at the block's ratings, into its CSR's values
@@ -200,6 +289,27 @@ def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None,
     = \tilde Y_I^\top \tilde{\mathbf{r}}` for every row at once: exactly
     (``"cholesky"``, ``"lu"``) or by ``cg_steps`` CG steps warm-started at
     the current ``X``. Rows without ratings are left unchanged.
+
+    Parameters
+    ----------
+    side : Side
+        This side's ratings in CSR order, with their column blocks.
+    X : torch.Tensor
+        (rows, k) factors being solved for, updated in place.
+    x_bias : torch.Tensor or None
+        (rows,) biases being solved for (in place), or None.
+    Y : torch.Tensor
+        (columns, k) the other side's factors, fixed.
+    y_bias : torch.Tensor or None
+        (columns,) the other side's biases, or None.
+    mu : float
+        The global mean subtracted from every rating.
+    reg : float
+        :math:`\lambda`.
+    solver : {"cg", "cholesky", "lu"}
+        How each system is solved.
+    cg_steps : int
+        CG steps per half-step (``solver="cg"``).
     """
     Yt = _augment(Y, y_bias, ones_last=True)        # rows [y_i, 1]
     Xt = _augment(X, x_bias, ones_last=False)       # rows [x_u, b_u]: unknowns
@@ -246,7 +356,23 @@ def gram_matrices(side: Side, Yt: torch.Tensor, chunk: int = 1 << 22) -> torch.T
     r"""All the matrices :math:`\tilde Y_{I_u}^\top \tilde Y_{I_u}` of one side, as dense batched
     products: rows with similar numbers of ratings are padded to a common length (a power of
     two, so at most twice the work) and multiplied with ``bmm``, in chunks of about ``chunk``
-    gathered numbers."""
+    gathered numbers.
+
+    Parameters
+    ----------
+    side : Side
+        The ratings seen from the side being solved for.
+    Yt : torch.Tensor
+        The other side's rows :math:`\tilde{\mathbf{y}}_i` (n x (k + 1)).
+    chunk : int
+        About how many numbers one batched product gathers.
+
+    Returns
+    -------
+    torch.Tensor
+        (rows, k + 1, k + 1): row :math:`u`'s :math:`\tilde Y_{I_u}^\top \tilde Y_{I_u}`
+        (zero for a row without ratings).
+    """
     k1 = Yt.shape[1]
     padded = torch.cat([Yt, Yt.new_zeros(1, k1)])
     A = Yt.new_zeros(side.shape[0], k1, k1)
@@ -308,6 +434,8 @@ class ExplicitALS(FactorModel):
         ``track_objective=True`` ``objective``, ``objective_half`` (after
         the item half-step) and ``train_rmse``. Untracked entries are None.
 
+    Notes
+    -----
     Each iteration ends with the user half-step, so the user factors are
     the exact (or CG) solution for the final item factors, just as
     `fold_in` computes for a new user. Users or items with no training

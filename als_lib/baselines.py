@@ -29,8 +29,23 @@ class _Baseline(Recommender):
         pass
 
     def fit(self, ratings) -> "_Baseline":
-        """Fit on ``ratings`` (a `Ratings`, a scipy.sparse matrix or
-        ``(users, items, values)``); returns the model."""
+        r"""Fit on ``ratings``: :math:`\mu` and the biases, in closed form.
+
+        Parameters
+        ----------
+        ratings : Ratings, scipy.sparse matrix or (users, items, values)
+            The training ratings.
+
+        Returns
+        -------
+        Recommender
+            The model itself.
+
+        Raises
+        ------
+        ValueError
+            If a constructor parameter is invalid.
+        """
         self._validate_params()
         r = as_ratings(ratings)
         mu = float(r.values.mean())
@@ -94,6 +109,15 @@ class BiasBaseline(_Baseline):
     toward 0. With ``iterations > 1`` the two updates alternate (each is the
     exact minimiser of a ridge problem with the other fixed: a first taste of
     alternating least squares).
+
+    Parameters
+    ----------
+    user_damping : float, optional
+        :math:`\lambda_u` (default 10).
+    item_damping : float, optional
+        :math:`\lambda_i` (default 25).
+    iterations : int, optional
+        Rounds of the two updates (default 1).
     """
 
     def __init__(
@@ -139,7 +163,18 @@ class Popularity(RankingScore, _Baseline):
                     "ratings")
 
     def fit(self, ratings) -> "Popularity":
-        """Count each item's training interactions; returns the model."""
+        """Count each item's training interactions.
+
+        Parameters
+        ----------
+        ratings : Ratings, scipy.sparse matrix or (users, items, values)
+            The training interactions (any stored value counts as one).
+
+        Returns
+        -------
+        Popularity
+            The model itself.
+        """
         r = as_ratings(ratings)
         counts = r.item_counts().astype(np.float64)
         self._set_fitted(r, FactorParams(

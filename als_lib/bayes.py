@@ -73,7 +73,22 @@ def sample_wishart(scale_inv: torch.Tensor, df: float,
     :math:`W^{-1}` (float64, d x d), by Bartlett's decomposition: with
     :math:`W^{-1} = R R^\top` and :math:`A` lower triangular,
     :math:`A_{jj}^2 \sim \chi^2_{\nu - j}`, :math:`A_{jl} \sim \mathcal{N}(0, 1)` below the
-    diagonal, :math:`\Lambda = R^{-\top} A A^\top R^{-1}`."""
+    diagonal, :math:`\Lambda = R^{-\top} A A^\top R^{-1}`.
+
+    Parameters
+    ----------
+    scale_inv : torch.Tensor
+        :math:`W^{-1}`, symmetric positive definite (d x d, float64).
+    df : float
+        The degrees of freedom :math:`\nu` (more than d - 1).
+    rng : numpy.random.Generator
+        Draws the normal and chi-squared variates.
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\Lambda` (d x d, float64, on the device of ``scale_inv``).
+    """
     d = scale_inv.shape[0]
     A = np.tril(rng.standard_normal((d, d)), -1)
     A[np.diag_indices(d)] = np.sqrt(rng.chisquare(df - np.arange(d)))
@@ -98,6 +113,24 @@ def sample_normal_wishart(E: torch.Tensor, rng: np.random.Generator, *,
 
     :math:`S` the rows' covariance; ``extra_scale`` :math:`\Sigma_+` and ``extra_df``
     :math:`\nu_+` come from a link matrix whose prior also scales with :math:`\Lambda`.
+
+    Parameters
+    ----------
+    E : torch.Tensor
+        The rows :math:`\mathbf{e}_1..\mathbf{e}_N` (N x d, float64).
+    rng : numpy.random.Generator
+        Draws the normal and chi-squared variates.
+    extra_scale : torch.Tensor, optional
+        :math:`\Sigma_+` (d x d), added to the Wishart's inverse scale; default none.
+    extra_df : int
+        :math:`\nu_+`, added to its degrees of freedom.
+
+    Returns
+    -------
+    mu : torch.Tensor
+        The mean :math:`\boldsymbol{\mu}` (d,).
+    Lam : torch.Tensor
+        The precision :math:`\Lambda` (d x d).
     """
     N, d = E.shape
     mean = E.mean(0)
@@ -190,6 +223,24 @@ def sample_link(feat: _Features, E: torch.Tensor, Lam: torch.Tensor, lam_beta: f
     drawn with the SVD of :math:`F` (no n_other x n_other solve):
     :math:`(F^\top F + \lambda I)^{-1} = Q (S^2 + \lambda)^{-1} Q^\top
     + (I - Q Q^\top)/\lambda`.
+
+    Parameters
+    ----------
+    feat : _Features
+        The rated-items features :math:`F` of the side (rows x n_other), with its SVD.
+    E : torch.Tensor
+        The rows' offsets from their mean (rows x d).
+    Lam : torch.Tensor
+        The rows' precision :math:`\Lambda` (d x d).
+    lam_beta : float
+        :math:`\lambda_\beta`, the precision scale of the link's prior rows.
+    generator : torch.Generator
+        Draws the noise (on the device of ``E``).
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`B` (n_other x d).
     """
     W, s, Q = feat.W, feat.s, feat.Q
     d = E.shape[1]
@@ -335,6 +386,11 @@ class BayesianALS(Recommender):
         -------
         BayesianALS
             The model itself.
+
+        Raises
+        ------
+        FloatingPointError
+            If a sweep produces non-finite values (extreme ratings, or float32 overflow).
         """
         from tqdm import tqdm
 
@@ -445,7 +501,24 @@ class BayesianALS(Recommender):
         """The posterior mean prediction (the average of the kept samples'
         predictions), clipped to the training ratings' range if ``clip``.
 
-        Parameters, returns and errors as `Recommender.predict`.
+        Parameters
+        ----------
+        users, items : array_like of int
+            Equal-length user and item indices of the fitted shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            One float64 prediction per pair.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        IndexError
+            For an index outside the fitted shape.
+        ValueError
+            If ``users`` and ``items`` differ in shape.
         """
         return self._clipped(super().predict(users, items))
 
@@ -454,6 +527,11 @@ class BayesianALS(Recommender):
         :math:`\mu + b_u + b_i + \mathbf{u}_u^\top\mathbf{v}_i` (before clipping)
         for pairs of indices: the posterior uncertainty of each prediction
         (noise :math:`\alpha^{-1}` not included).
+
+        Parameters
+        ----------
+        users, items : array_like of int
+            Equal-length user and item indices of the fitted shape.
 
         Returns
         -------
@@ -476,7 +554,7 @@ class BayesianALS(Recommender):
 
     @property
     def n_samples_(self) -> int:
-        """The number of samples averaged."""
+        """int: The number of samples averaged."""
         self._check_fitted()
         return self.params_.U.shape[1] // int(self.factors)
 

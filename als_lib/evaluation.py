@@ -103,8 +103,10 @@ def evaluate_ranking(model: Recommender, test, ks=(10,), *,
         `~als_lib.data.per_user_holdout`).
     ks : sequence of int
         The cut-offs; one list of length ``max(ks)`` serves them all.
-    exclude_seen, batch_size
-        As for `top_k`.
+    exclude_seen : bool
+        Leave each user's training items out of their list (as `top_k`).
+    batch_size : int
+        Users scored at once (as `top_k`).
     per_user : bool
         Passed to `~als_lib.metrics.ranking_metrics`.
 
@@ -144,7 +146,20 @@ class RankingScore:
     _not_ratings = "predicts scores, not ratings"
 
     def rmse(self, ratings) -> float:
-        """Refused: the model's predictions are scores, not ratings."""
+        """Refused: the model's predictions are scores, not ratings.
+
+        Parameters
+        ----------
+        ratings : Ratings, scipy.sparse matrix or (users, items, values)
+            Not used.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        TypeError
+            Always, once fitted: an RMSE of scores means nothing (use `score`).
+        """
         self._check_fitted()
         raise TypeError(
             f"{type(self).__name__} {self._not_ratings}, so an RMSE means "
@@ -153,5 +168,23 @@ class RankingScore:
 
     def score(self, ratings, k: int = 10) -> float:
         """nDCG@k of the recommendations (training items left out) on
-        held-out interactions: higher is better."""
+        held-out interactions: higher is better.
+
+        Parameters
+        ----------
+        ratings : Ratings, scipy.sparse matrix or (users, items, values)
+            The held-out interactions, in the model's index space.
+        k : int
+            The cut-off.
+
+        Returns
+        -------
+        float
+            nDCG@k, averaged over the users with held-out interactions.
+
+        Raises
+        ------
+        ValueError
+            If ``ratings`` has another shape than the fitted model.
+        """
         return evaluate_ranking(self, ratings, (k,))[f"ndcg@{k}"]

@@ -52,10 +52,28 @@ def batch_gradients(params: FactorParams, users: torch.Tensor,
         \frac{\partial J_B}{\partial b_u} = \sum_{i:(u,i)\in B}
         \big(-2 e_{ui} + 2\lambda s_u b_u\big),
 
-    and the same with the roles of users and items swapped. Returns the
-    rows (one per rating, to be summed into their user and item with
-    ``index_add_``): ``(gU, gV, gbu, gbi)``; the bias rows are ``None``
-    without biases.
+    and the same with the roles of users and items swapped.
+
+    Parameters
+    ----------
+    params : FactorParams
+        The current factors and biases.
+    users, items : torch.Tensor
+        The batch's rating indices (int64).
+    values : torch.Tensor
+        The batch's ratings.
+    reg : float
+        :math:`\lambda`.
+    s_user, s_item : torch.Tensor
+        Each rating's share :math:`s_u`, :math:`s_i` of its user's and
+        item's penalty weight (Chapter 3 splits the penalty over ratings).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(gU, gV, gbu, gbi)``: one gradient row per rating, to be summed
+        into its user and item with ``index_add_``; ``gbu`` and ``gbi``
+        are None without biases.
     """
     Uu, Vi = params.U[users], params.V[items]
     pred = (Uu * Vi).sum(1) + params.mu
@@ -122,6 +140,8 @@ class GradientDescentMF(FactorModel):
         ``objective`` and ``train_rmse`` (with ``track_objective=True``);
         epoch 0 is the initial state, untracked entries are None.
 
+    Notes
+    -----
     If the objective, the factors or the predictions become NaN or
     infinite, `fit` stops and raises `DivergenceError` naming the epoch;
     ``history_`` then holds the epochs before it.

@@ -68,7 +68,24 @@ def confidence(values, alpha: float, kind: str = "linear",
                epsilon: float = 1.0) -> np.ndarray:
     r"""Confidence :math:`c = 1 + \alpha f(r)` of observed counts ``values``:
     :math:`f(r) = r` (``"linear"``) or :math:`\log(1 + r/\epsilon)`
-    (``"log"``). Returns float64."""
+    (``"log"``).
+
+    Parameters
+    ----------
+    values : array_like of float
+        The observed counts :math:`r`.
+    alpha : float
+        The scale :math:`\alpha`.
+    kind : {"linear", "log"}
+        The function :math:`f`.
+    epsilon : float
+        :math:`\epsilon` of the log confidence.
+
+    Returns
+    -------
+    numpy.ndarray
+        The confidences, float64, of the shape of ``values``.
+    """
     r = np.asarray(values, dtype=np.float64)
     f = r if kind == "linear" else np.log1p(r / epsilon)
     return 1.0 + alpha * f
@@ -89,12 +106,26 @@ class ImplicitSide:
     """The interactions seen from one side (rows = the entities solved
     for), as torch tensors built once per fit.
 
-    ``pattern`` is a CSR matrix with 32-bit indices whose values are
-    :math:`c - 1`; ``conf`` holds :math:`c` in the same order; ``out`` is
-    a CSR with the same pattern that ``sampled_addmm`` writes into.
-    ``ridge`` is :math:`\\lambda_u` per row (a column vector), or None when
-    every row has the same :math:`\\lambda` (``reg``). ``blocks`` holds row
-    slices of the confidences for the exact solver.
+    Attributes
+    ----------
+    pattern : torch.Tensor
+        A sparse CSR tensor with 32-bit indices whose values are :math:`c - 1`.
+    conf : torch.Tensor
+        The confidences :math:`c`, in the order of ``pattern``.
+    out : torch.Tensor
+        A sparse CSR tensor with the pattern of ``pattern``, that ``sampled_addmm`` writes
+        into.
+    reg : float
+        :math:`\\lambda` (of the first row).
+    ridge : torch.Tensor or None
+        :math:`\\lambda_u` per row (a column vector), or None when every row has the same
+        :math:`\\lambda` (``reg``).
+    cold : torch.Tensor
+        (rows,) bool, True where the row has no interactions.
+    shape : tuple of int
+        (rows, columns): this side's count, then the other side's.
+    blocks : list of tuple, optional
+        Row slices ``(first row, CSR tensor of c - 1)`` for the exact solver.
     """
 
     pattern: torch.Tensor
@@ -108,7 +139,7 @@ class ImplicitSide:
 
     @property
     def any_cold(self) -> bool:
-        """Whether some row has no interactions (cached)."""
+        """bool: Whether some row has no interactions (cached)."""
         if getattr(self, "_any_cold", None) is None:
             self._any_cold = bool(self.cold.any())
         return self._any_cold
@@ -116,7 +147,28 @@ class ImplicitSide:
     @classmethod
     def build(cls, m: sp.csr_matrix, reg_rows: np.ndarray, dtype, device,
               exact: bool = False, k: int = 0) -> "ImplicitSide":
-        """From a CSR matrix of confidences (rows x other side)."""
+        """From a CSR matrix of confidences (rows x other side).
+
+        Parameters
+        ----------
+        m : scipy.sparse.csr_matrix
+            The confidences :math:`c` (rows x other side).
+        reg_rows : numpy.ndarray
+            :math:`\\lambda_u` for every row.
+        dtype : torch.dtype
+            The dtype of the confidences.
+        device : str or torch.device
+            Where the tensors live.
+        exact : bool
+            Also build the row blocks of the exact solver.
+        k : int
+            The number of factors (sizes those blocks).
+
+        Returns
+        -------
+        ImplicitSide
+            The interactions from this side.
+        """
         m = sp.csr_matrix(m)
         m.sort_indices()
         to = dict(device=device)
@@ -144,7 +196,13 @@ class ImplicitSide:
         return side
 
     def ridge_rows(self) -> torch.Tensor:
-        """:math:`\\lambda_u` for every row, as a vector."""
+        """:math:`\\lambda_u` for every row.
+
+        Returns
+        -------
+        torch.Tensor
+            (rows,), in the dtype of the confidences.
+        """
         if self.ridge is not None:
             return self.ridge.squeeze(1)
         return torch.full((self.shape[0],), self.reg, dtype=self.conf.dtype,
@@ -163,6 +221,19 @@ def implicit_half_step(side: ImplicitSide, X: torch.Tensor, Y: torch.Tensor,
     then :math:`\mathbf{r}_u = \sum_i w_{ui}\mathbf{y}_i -
     (Y^\top Y + \lambda_u I)\mathbf{x}_u`. ``"cholesky"``: the exact
     solution. Rows without interactions get zero factors.
+
+    Parameters
+    ----------
+    side : ImplicitSide
+        This side's interactions in CSR order, with their confidences.
+    X : torch.Tensor
+        (rows, k) factors being solved for, updated in place.
+    Y : torch.Tensor
+        (columns, k) the other side's factors, fixed.
+    solver : {"cg", "cholesky"}, optional
+        CG steps from the current ``X`` (default) or the exact solution.
+    cg_steps : int, optional
+        CG steps per half-step (default 3).
     """
     G = Y.T @ Y
     ridge = side.ridge
@@ -232,6 +303,18 @@ def implicit_loss(X: torch.Tensor, Y: torch.Tensor, users: ImplicitSide,
     with :math:`s_{ui} = \mathbf{x}_u^\top\mathbf{y}_i`: the sum of
     :math:`s^2` over every cell is :math:`\langle X^\top X, Y^\top
     Y\rangle`, and the observed cells are corrected.
+
+    Parameters
+    ----------
+    X, Y : torch.Tensor
+        The user and item factors (m x k, n x k).
+    users, items : ImplicitSide
+        The interactions from each side (`ImplicitALS.sides`).
+
+    Returns
+    -------
+    float
+        :math:`L`.
     """
     Xd, Yd = X.double(), Y.double()
     pattern = users.pattern
@@ -390,7 +473,7 @@ class ImplicitALS(RankingScore, FactorModel):
 
         Returns
         -------
-        (ImplicitSide, ImplicitSide)
+        users, items : ImplicitSide
             The user side and the item side.
         """
         self._validate_params()
@@ -502,7 +585,18 @@ class ImplicitALS(RankingScore, FactorModel):
 
     def loss(self) -> float:
         """The loss :math:`L` of the fitted factors on the training data
-        (`implicit_loss`)."""
+        (`implicit_loss`).
+
+        Returns
+        -------
+        float
+            :math:`L`, computed in float64.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        """
         self._check_fitted()
         return implicit_loss(self.params_.U, self.params_.V,
                              *self._sides_of_fit())
@@ -554,7 +648,28 @@ class ImplicitALS(RankingScore, FactorModel):
                       exclude_seen: bool = True, filter_items=None,
                       items=None):
         """Recommendations for a new user from their interactions:
-        `fold_in` then `recommend` (arguments as there)."""
+        `fold_in` then `recommend`.
+
+        Parameters
+        ----------
+        rated_items : array_like of int
+            The items the new user interacted with (each once).
+        values : array_like of float, optional
+            Their counts (default 1 each).
+        n : int
+            How many items to return.
+        exclude_seen : bool
+            Leave out ``rated_items``.
+        filter_items : array_like of int, optional
+            Items never to recommend.
+        items : array_like of int, optional
+            Recommend only among these items.
+
+        Returns
+        -------
+        (items, scores) : tuple of numpy.ndarray
+            1-D, best first.
+        """
         return self.recommend(self.fold_in(rated_items, values), n,
                               exclude_seen=exclude_seen,
                               filter_items=filter_items, items=items)

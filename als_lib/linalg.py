@@ -71,9 +71,13 @@ def _check_square(A: torch.Tensor, name: str = "A") -> None:
 class LUFactors:
     r"""The result of `lu_factor`: :math:`PA = LU` stored compactly.
 
-    ``LU`` holds :math:`U` on and above the diagonal and the multipliers of
-    :math:`L` (whose diagonal is all ones) below it; ``perm`` is the row
-    order, :math:`PA = A[\text{perm}]`.
+    Attributes
+    ----------
+    LU : torch.Tensor
+        (..., n, n): :math:`U` on and above the diagonal and the multipliers of
+        :math:`L` (whose diagonal is all ones) below it.
+    perm : torch.Tensor
+        (..., n): the row order, :math:`PA = A[\text{perm}]`.
     """
 
     LU: torch.Tensor
@@ -81,17 +85,19 @@ class LUFactors:
 
     @property
     def L(self) -> torch.Tensor:
+        """torch.Tensor: :math:`L`, unit lower triangular (..., n, n)."""
         n = self.LU.shape[-1]
         eye = torch.eye(n, dtype=self.LU.dtype, device=self.LU.device)
         return self.LU.tril(-1) + eye
 
     @property
     def U(self) -> torch.Tensor:
+        """torch.Tensor: :math:`U`, upper triangular (..., n, n)."""
         return self.LU.triu()
 
     @property
     def P(self) -> torch.Tensor:
-        """The permutation matrix: ``P @ A == A[perm]``."""
+        """torch.Tensor: The permutation matrix, ``P @ A == A[perm]``."""
         n = self.LU.shape[-1]
         return torch.nn.functional.one_hot(self.perm, n).to(self.LU.dtype)
 
@@ -108,10 +114,27 @@ def lu_factor(
     subtract :math:`\ell_{ij}` times row :math:`j` from each row
     :math:`i > j`. About :math:`\tfrac{2}{3}n^3` flops.
 
-    Raises `SingularMatrixError` naming the column (and batch index) if a
-    pivot is zero to working precision: :math:`|u_{jj}| \le` ``rtol``
-    :math:`\max|a_{ij}|`, with ``rtol`` defaulting to :math:`n\varepsilon`
-    (pass ``rtol=0`` to stop only at exact zeros).
+    Parameters
+    ----------
+    A : torch.Tensor
+        (..., n, n) square matrices.
+    pivoting : bool, optional
+        Partial pivoting (default); False only to show why it is needed.
+    rtol : float, optional
+        Relative size below which a pivot counts as zero; default
+        :math:`n\varepsilon` (``rtol=0``: stop only at exact zeros).
+
+    Returns
+    -------
+    LUFactors
+        :math:`L` and :math:`U` packed in one tensor, and the pivots.
+
+    Raises
+    ------
+    SingularMatrixError
+        If a pivot is zero to working precision,
+        :math:`|u_{jj}| \le` ``rtol`` :math:`\max|a_{ij}|`; the message
+        names the column (and batch index).
     """
     _check_square(A)
     LU = A.clone()
@@ -153,7 +176,32 @@ def forward_substitution(
 ) -> torch.Tensor:
     r"""Solve :math:`L\mathbf{y} = \mathbf{b}` for lower-triangular :math:`L`,
     top row first: :math:`y_i = (b_i - \sum_{j<i} \ell_{ij} y_j) /
-    \ell_{ii}`. Batched; about :math:`n^2` flops."""
+    \ell_{ii}`. Batched; about :math:`n^2` flops.
+
+    Parameters
+    ----------
+    L : torch.Tensor
+        (..., n, n), lower triangular (the entries above the diagonal are
+        not read).
+    b : torch.Tensor
+        (..., n).
+    unit_diagonal : bool
+        Take the diagonal of ``L`` as all ones (the :math:`L` of
+        `lu_factor`) without reading it.
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\mathbf{y}` (..., n).
+
+    Raises
+    ------
+    TypeError
+        If ``L`` is not a floating-point tensor.
+    ValueError
+        If ``L`` is not square or not finite, or ``b`` does not match its
+        shape.
+    """
     _check_square(L, "L")
     if b.shape != L.shape[:-1]:
         raise ValueError(
@@ -169,7 +217,27 @@ def forward_substitution(
 
 def back_substitution(U: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Solve :math:`U\mathbf{x} = \mathbf{y}` for upper-triangular
-    :math:`U`, bottom row first. Batched."""
+    :math:`U`, bottom row first. Batched.
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        (..., n, n), upper triangular (the entries below the diagonal are not read).
+    y : torch.Tensor
+        (..., n).
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\mathbf{x}` (..., n).
+
+    Raises
+    ------
+    TypeError
+        If ``U`` is not a floating-point tensor.
+    ValueError
+        If ``U`` is not square or not finite, or ``y`` does not match its shape.
+    """
     _check_square(U, "U")
     if y.shape != U.shape[:-1]:
         raise ValueError(
@@ -187,7 +255,27 @@ def back_substitution(U: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def lu_solve(factors: LUFactors, b: torch.Tensor) -> torch.Tensor:
     r"""Solve :math:`A\mathbf{x} = \mathbf{b}` from :math:`PA = LU`: permute
     :math:`\mathbf{b}`, then :math:`L\mathbf{y} = P\mathbf{b}` (forward) and
-    :math:`U\mathbf{x} = \mathbf{y}` (backward)."""
+    :math:`U\mathbf{x} = \mathbf{y}` (backward).
+
+    Parameters
+    ----------
+    factors : LUFactors
+        :math:`PA = LU`, from `lu_factor`.
+    b : torch.Tensor
+        (..., n).
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\mathbf{x}` (..., n).
+
+    Raises
+    ------
+    TypeError
+        If ``factors`` does not come from `lu_factor`.
+    ValueError
+        If ``b`` does not match the shape of :math:`A` or is not finite.
+    """
     if not isinstance(factors, LUFactors):
         raise TypeError(
             "factors must come from lu_factor; "
@@ -215,14 +303,27 @@ def cholesky(A: torch.Tensor) -> torch.Tensor:
         / \ell_{jj} \quad (i > j).
 
     About :math:`\tfrac{1}{3}n^3` flops, half of LU, and no pivoting.
-    Batched. Raises `NotPositiveDefiniteError` if :math:`A` is not
-    symmetric, or if a pivot :math:`d_j = a_{jj} - \sum_{k<j} \ell_{jk}^2`
-    is not positive to working precision:
-    :math:`d_j \le n\varepsilon \max_j a_{jj}` (then :math:`A` is not
-    positive definite, or is singular to within rounding). The message
-    prints :math:`d_j` only when it is clearly negative; a pivot within
-    :math:`\sqrt{\varepsilon}\max_j a_{jj}` of zero is reported as "<= 0
-    within rounding", since roundoff alone decides its digits and sign.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        (..., n, n) symmetric positive definite matrices.
+
+    Returns
+    -------
+    torch.Tensor
+        (..., n, n) the lower triangular factors :math:`L`.
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        If :math:`A` is not symmetric, or a pivot
+        :math:`d_j = a_{jj} - \sum_{k<j} \ell_{jk}^2` is not positive to
+        working precision, :math:`d_j \le n\varepsilon \max_j a_{jj}`
+        (not positive definite, or singular to within rounding). The
+        message prints :math:`d_j` only when it is clearly negative; one
+        within :math:`\sqrt{\varepsilon}\max_j a_{jj}` of zero is "<= 0
+        within rounding", since roundoff alone decides its sign.
     """
     _check_square(A)
     n, eps = A.shape[-1], torch.finfo(A.dtype).eps
@@ -282,11 +383,28 @@ def spd_solve(
     r"""Solve :math:`A\mathbf{x} = \mathbf{b}` for a batch of SPD matrices
     by Cholesky, :math:`A = L L^\top`, then two triangular solves.
 
-    Shapes: ``A`` (..., n, n), ``b`` (..., n); returns ``x`` (..., n).
-    Raises `NotPositiveDefiniteError`, naming the first failing batch index,
-    if a matrix is not positive definite (for ALS: give reg > 0).
-    ``check_finite=False`` skips the scan for NaN and inf (for callers that
-    have checked already).
+    Parameters
+    ----------
+    A : torch.Tensor
+        (..., n, n), symmetric positive definite.
+    b : torch.Tensor
+        (..., n).
+    check_finite : bool
+        Check the shapes and scan ``A`` and ``b`` for NaN and inf; False skips this (for
+        callers that have checked already).
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` (..., n).
+
+    Raises
+    ------
+    NotPositiveDefiniteError
+        If a matrix is not positive definite (for ALS: give reg > 0); the message names the
+        first failing batch index.
+    ValueError
+        With ``check_finite``: mismatched shapes, or NaN or inf in ``A`` or ``b``.
     """
     if check_finite:
         _check_system(A, b)
@@ -306,9 +424,16 @@ def spd_solve(
 
 @dataclass
 class CGResult:
-    """Solution ``x`` and the residual norms
-    :math:`\\lVert \\mathbf{b} - A\\mathbf{x}_j \\rVert` after each step
-    ``j = 0..steps`` (``residual_norms[j]`` has one entry per system)."""
+    """The result of `conjugate_gradient`.
+
+    Attributes
+    ----------
+    x : torch.Tensor
+        The solution (..., n).
+    residual_norms : torch.Tensor
+        The residual norms :math:`\\lVert \\mathbf{b} - A\\mathbf{x}_j \\rVert` after each
+        step ``j = 0..steps`` (``residual_norms[j]`` has one entry per system).
+    """
 
     x: torch.Tensor
     residual_norms: torch.Tensor
@@ -327,22 +452,6 @@ def conjugate_gradient(
     r"""Batched conjugate gradient for SPD systems :math:`A\mathbf{x} =
     \mathbf{b}`.
 
-    Parameters
-    ----------
-    A : (..., n, n) SPD matrices, or a function computing the products
-        :math:`A\mathbf{p}` for a (..., n) batch of vectors (matrix-free:
-        ALS never forms :math:`A`).
-    b : right-hand sides (..., n). May be None when ``r0`` is given.
-    x0 : starting point (warm start); default zero.
-    steps : number of CG steps; default n (exact in exact arithmetic).
-    tol : stop early once every system has :math:`\lVert\mathbf{r}\rVert
-        \le` tol :math:`\lVert\mathbf{r}_0\rVert` (checking costs a
-        synchronisation per step).
-    r0 : the initial residual :math:`\mathbf{b} - A\mathbf{x}_0`, if the
-        caller has it already.
-    inplace : update ``x0`` (and ``r0``) in place instead of copying them
-        (for callers that own them and want no copy).
-
     Each system gets its own step sizes :math:`\alpha_j, \beta_j`:
 
     .. math::
@@ -358,6 +467,38 @@ def conjugate_gradient(
     \mathbf{x}^*\rVert_A` never increases (CG minimises it over a growing
     Krylov subspace); the residual 2-norm may go up and down. A system
     whose residual is exactly zero stays where it is.
+
+    Parameters
+    ----------
+    A : torch.Tensor or callable
+        (..., n, n) SPD matrices, or a function computing the products
+        :math:`A\mathbf{p}` for a (..., n) batch of vectors (matrix-free:
+        ALS never forms :math:`A`).
+    b : torch.Tensor or None
+        (..., n) right-hand sides; may be None when ``r0`` is given.
+    x0 : torch.Tensor, optional
+        The starting point (warm start); default zero.
+    steps : int, optional
+        Number of CG steps; default n (exact in exact arithmetic).
+    tol : float, optional
+        Stop once every system has :math:`\lVert\mathbf{r}\rVert \le`
+        ``tol`` :math:`\lVert\mathbf{r}_0\rVert` (a sync per step).
+    r0 : torch.Tensor, optional
+        The initial residual :math:`\mathbf{b} - A\mathbf{x}_0`, if the
+        caller has it already.
+    inplace : bool, optional
+        Update ``x0`` (and ``r0``) in place instead of copying them.
+
+    Returns
+    -------
+    CGResult
+        The solutions and the residual norms after each step.
+
+    Raises
+    ------
+    ValueError
+        If neither ``b`` nor ``r0`` is given (``b`` is required unless
+        ``r0`` is given with a matrix-free ``A``), or ``steps`` is negative.
     """
     if callable(A):
         matvec = A
@@ -413,7 +554,26 @@ def conjugate_gradient(
 def torch_csr(crow, col, values, shape, check_invariants: bool = False):
     """A ``torch.sparse_csr_tensor`` from row pointers, column indices and
     values, without the warnings torch prints on every construction (CSR
-    support "in beta", invariant checks)."""
+    support "in beta", invariant checks).
+
+    Parameters
+    ----------
+    crow : torch.Tensor
+        (rows + 1,) row pointers.
+    col : torch.Tensor
+        (nnz,) column index of each value.
+    values : torch.Tensor
+        (nnz,) the stored values.
+    shape : tuple of int
+        (rows, columns).
+    check_invariants : bool
+        Let torch check the CSR structure (a pass over the indices).
+
+    Returns
+    -------
+    torch.Tensor
+        A sparse CSR tensor.
+    """
     import warnings
 
     with warnings.catch_warnings():

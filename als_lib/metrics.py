@@ -51,13 +51,28 @@ def rmse(actual, predicted) -> float:
 
 def mae(actual, predicted) -> float:
     r"""Mean absolute error
-    :math:`\frac{1}{|T|}\sum_{(u,i)\in T}|r_{ui}-\hat r_{ui}|`; arguments
-    and errors as for `rmse`."""
+    :math:`\frac{1}{|T|}\sum_{(u,i)\in T}|r_{ui}-\hat r_{ui}|`.
+
+    Parameters
+    ----------
+    actual, predicted : array_like or torch.Tensor
+        Equal-shape ratings and predictions (computed in float64).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For unequal shapes, empty input, or NaN/inf.
+    """
     a, p = _pair(actual, predicted)
     return float(np.mean(np.abs(a - p)))
 
 
 # ------------------------------------------------------------------ ranking
+#: tuple of str: The metrics of `ranking_metrics`, each reported as ``"name@k"``.
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate",
                    "coverage")
 
@@ -121,11 +136,11 @@ def ranking_metrics(recommended, relevant, ks=(10,), *,
 
     Parameters
     ----------
-    recommended : array_like of int, (n_users, K)
-        Row u: user u's recommended items, best first, padded with -1 if
+    recommended : array_like of int
+        (n_users, K). Row u: user u's recommended items, best first, padded with -1 if
         shorter. ``K >= max(ks)``.
-    relevant : Ratings or scipy.sparse matrix (n_users x n_items)
-        The held-out items (any stored value counts as relevant).
+    relevant : Ratings or scipy.sparse matrix
+        The held-out items, n_users x n_items (any stored value counts as relevant).
     ks : sequence of int
         The cut-offs.
     n_items : int, optional

@@ -62,8 +62,25 @@ class NotFittedError(RuntimeError):
 
 # ------------------------------------------------------------------ checks
 def check_positive_int(value, name: str) -> int:
-    """``value`` as an int; ValueError naming ``name`` unless it is a
-    positive integer."""
+    """``value`` as an int, if it is a positive integer.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        Its name, for the message.
+
+    Returns
+    -------
+    int
+        ``value``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, unless ``value`` is an integer >= 1 (not a bool).
+    """
     if (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
             or value < 1):
         raise ValueError(f"{name} must be a positive integer; got {value!r}.")
@@ -72,8 +89,29 @@ def check_positive_int(value, name: str) -> int:
 
 def check_number(value, name: str, *, low: float = 0.0,
                  strict: bool = False) -> float:
-    """``value`` as a float; ValueError naming ``name`` unless it is a finite
-    number ``>= low`` (``> low`` with ``strict``)."""
+    """``value`` as a float, if it is a finite number ``>= low`` (``> low`` with ``strict``).
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        Its name, for the message.
+    low : float
+        The lower bound.
+    strict : bool
+        Require ``value > low`` rather than ``value >= low``.
+
+    Returns
+    -------
+    float
+        ``value``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, unless ``value`` is a finite number (not a bool) within the bound.
+    """
     ok = (isinstance(value, (int, float, np.integer, np.floating))
           and not isinstance(value, bool) and math.isfinite(value)
           and (value > low if strict else value >= low))
@@ -85,14 +123,45 @@ def check_number(value, name: str, *, low: float = 0.0,
 
 
 def check_choice(value, name: str, choices) -> None:
-    """ValueError naming ``name`` unless ``value`` is one of ``choices``."""
+    """Check that ``value`` is one of ``choices``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        Its name, for the message.
+    choices : sequence
+        The allowed values.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the choices, unless ``value`` is one of ``choices``.
+    """
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}; "
                          f"got {value!r}.")
 
 
 def check_float_dtype(dtype) -> torch.dtype:
-    """``dtype`` if it is torch.float32 or torch.float64, else ValueError."""
+    """``dtype``, if it is torch.float32 or torch.float64.
+
+    Parameters
+    ----------
+    dtype : torch.dtype
+        The dtype to check.
+
+    Returns
+    -------
+    torch.dtype
+        ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        For any other dtype.
+    """
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(
             f"dtype must be torch.float32 or torch.float64; got {dtype}.")
@@ -170,6 +239,11 @@ class Estimator:
 
     def set_params(self, **params) -> "Estimator":
         """Set hyperparameters by name; they are checked at the next ``fit``.
+
+        Parameters
+        ----------
+        **params : object
+            ``name=value`` for arguments of ``__init__``.
 
         Returns
         -------
@@ -258,33 +332,33 @@ class Recommender(Estimator):
 
     @property
     def user_factors(self) -> np.ndarray:
-        """The user factors :math:`U` (n_users x k), a numpy copy."""
+        """numpy.ndarray: The user factors :math:`U` (n_users x k), a numpy copy."""
         self._check_fitted()
         return self.params_.U.detach().cpu().numpy().copy()
 
     @property
     def item_factors(self) -> np.ndarray:
-        """The item factors :math:`V` (n_items x k), a numpy copy."""
+        """numpy.ndarray: The item factors :math:`V` (n_items x k), a numpy copy."""
         self._check_fitted()
         return self.params_.V.detach().cpu().numpy().copy()
 
     @property
     def user_bias(self) -> np.ndarray | None:
-        """The user biases :math:`b_u` (numpy), or None without biases."""
+        """numpy.ndarray or None: The user biases :math:`b_u`, or None without biases."""
         self._check_fitted()
         b = self.params_.user_bias
         return None if b is None else b.detach().cpu().numpy().copy()
 
     @property
     def item_bias(self) -> np.ndarray | None:
-        """The item biases :math:`b_i` (numpy), or None without biases."""
+        """numpy.ndarray or None: The item biases :math:`b_i`, or None without biases."""
         self._check_fitted()
         b = self.params_.item_bias
         return None if b is None else b.detach().cpu().numpy().copy()
 
     @property
     def mu_(self) -> float:
-        r"""The global mean :math:`\mu` of the training ratings (0 for a
+        r"""float: The global mean :math:`\mu` of the training ratings (0 for a
         model fitted without centering)."""
         self._check_fitted()
         return self.params_.mu
@@ -351,6 +425,11 @@ class Recommender(Estimator):
     def score(self, ratings) -> float:
         """Minus the RMSE on ``ratings``: higher is better, as scikit-learn's
         model selection expects. Use `rmse` for the RMSE itself.
+
+        Parameters
+        ----------
+        ratings : Ratings, scipy.sparse matrix or (users, items, values)
+            Held-out ratings, in the fitted index space.
 
         Returns
         -------
@@ -444,7 +523,36 @@ class Recommender(Estimator):
     def similar_users(self, user, n: int = 10, *, include_self: bool = False,
                       filter_users=None, users=None):
         """The users whose factor vectors are closest in cosine similarity;
-        the counterpart of `similar_items` (same arguments for users)."""
+        the counterpart of `similar_items`.
+
+        Parameters
+        ----------
+        user : int or array_like of int
+            One user index or several.
+        n : int
+            How many users to return per query.
+        include_self : bool
+            If True the query user comes first (similarity 1) and counts
+            towards ``n``; if False it is left out.
+        filter_users : array_like of int, optional
+            Users never to return.
+        users : array_like of int, optional
+            Return only these users.
+
+        Returns
+        -------
+        (users, similarities) : tuple of numpy.ndarray
+            1-D for one query, 2-D (one row per query) for several. Users
+            without training ratings (zero factors) are never returned.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValueError
+            For a query user without training ratings, or a model without
+            factors (a baseline).
+        """
         self._check_fitted()
         return self._similar(self.params_.U, user, n, include_self,
                              filter_users, users, "user")
@@ -516,6 +624,11 @@ class Recommender(Estimator):
     def save(self, path: str | Path) -> None:
         """Save the fitted model to ``.npz`` (numpy only, no pickle): the
         parameters bit for bit, the hyperparameters and ``history_``.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file; numpy adds ``.npz`` if the name lacks it.
 
         Raises
         ------
@@ -710,14 +823,21 @@ class FactorModel(Recommender):
             The data they were fitted on (left out of recommendations;
             used by `fold_in`, and by `ImplicitALS`'s `explain` and
             `loss`).
-        **params
+        **params : object
             Hyperparameters (as for ``__init__``). A model with biases or
             a mean (`ExplicitALS` needs ``biases=False, center=False``) is
             refused.
 
         Returns
         -------
-        The model, fitted.
+        FactorModel
+            The model (of the class this is called on), fitted.
+
+        Raises
+        ------
+        ValueError
+            If the factors' shapes do not fit ``train``, a hyperparameter is
+            invalid, or the model would have a mean or biases.
         """
         model = cls(**params)
         model._validate_params()
@@ -810,9 +930,14 @@ class FactorModel(Recommender):
         ----------
         rated_items, ratings : array_like
             What the new user rated, and how.
-        n, exclude_seen, filter_items, items
-            As for `recommend` (``exclude_seen`` leaves out
-            ``rated_items``).
+        n : int
+            How many items to return.
+        exclude_seen : bool
+            Leave out ``rated_items``.
+        filter_items : array_like of int, optional
+            Items never to recommend.
+        items : array_like of int, optional
+            Recommend only among these items.
 
         Returns
         -------

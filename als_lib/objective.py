@@ -48,7 +48,20 @@ __all__ = [
 
 @dataclass
 class FactorParams:
-    """The parameters of the model: ``U`` (m x k), ``V`` (n x k), ``mu`` and optional biases."""
+    """The parameters of the model :math:`\\hat r_{ui} = \\mu + b_u + b_i +
+    \\mathbf{u}_u^\\top\\mathbf{v}_i`.
+
+    Attributes
+    ----------
+    U : torch.Tensor
+        The user factors (m x k).
+    V : torch.Tensor
+        The item factors (n x k).
+    mu : float
+        The global mean :math:`\\mu`.
+    user_bias, item_bias : torch.Tensor or None
+        The biases :math:`b_u` (m,) and :math:`b_i` (n,); None for a model without them.
+    """
 
     U: torch.Tensor
     V: torch.Tensor
@@ -58,15 +71,35 @@ class FactorParams:
 
     @property
     def k(self) -> int:
+        """int: The number of factors."""
         return self.U.shape[1]
 
     def tensors(self) -> list[torch.Tensor]:
+        """The tensors to optimise.
+
+        Returns
+        -------
+        list of torch.Tensor
+            ``U``, ``V`` and the biases that are not None, in that order.
+        """
         return [t for t in (self.U, self.V, self.user_bias, self.item_bias) if t is not None]
 
 
 @dataclass(frozen=True)
 class RatingTensors:
-    """A `Ratings` as torch tensors on one device and dtype, with ``n_u`` and ``n_i``."""
+    """A `Ratings` as torch tensors on one device and dtype, with ``n_u`` and ``n_i``.
+
+    Attributes
+    ----------
+    users, items : torch.Tensor
+        The index pair of each rating (int64).
+    values : torch.Tensor
+        The ratings.
+    user_counts, item_counts : torch.Tensor
+        :math:`n_u` (m,) and :math:`n_i` (n,), in the dtype of ``values``.
+    n_users, n_items : int
+        The matrix shape.
+    """
 
     users: torch.Tensor
     items: torch.Tensor
@@ -78,6 +111,21 @@ class RatingTensors:
 
     @classmethod
     def from_ratings(cls, ratings: Ratings, dtype=torch.float32, device="cpu") -> "RatingTensors":
+        """Copy ``ratings`` to torch.
+
+        Parameters
+        ----------
+        ratings : Ratings
+            The ratings.
+        dtype : torch.dtype
+            The dtype of the values and counts.
+        device : str or torch.device
+            Where the tensors live.
+
+        Returns
+        -------
+        RatingTensors
+        """
         return cls(
             # torch.tensor copies: the arrays of a Ratings are read-only
             torch.tensor(ratings.users, device=device),
@@ -97,7 +145,34 @@ def init_params(n_users: int, n_items: int, k: int, mu: float, biases: bool, ini
                 seed: int, dtype=torch.float32, device="cpu",
                 user_counts: np.ndarray | None = None, item_counts: np.ndarray | None = None) -> FactorParams:
     """Random factors ``N(0, init_std^2)`` from a seeded generator (no global random state),
-    zero biases. Rows of users/items without training ratings start (and stay) at zero."""
+    zero biases. Rows of users/items without training ratings start (and stay) at zero.
+
+    Parameters
+    ----------
+    n_users, n_items : int
+        The matrix shape.
+    k : int
+        The number of factors.
+    mu : float
+        The global mean :math:`\\mu` (kept fixed).
+    biases : bool
+        Include zero biases (else they are None).
+    init_std : float
+        Standard deviation of the factors.
+    seed : int
+        Seeds the generator.
+    dtype : torch.dtype
+        The dtype of the tensors.
+    device : str or torch.device
+        Where the tensors live.
+    user_counts, item_counts : numpy.ndarray, optional
+        :math:`n_u`, :math:`n_i`: rows with a count of 0 start at zero.
+
+    Returns
+    -------
+    FactorParams
+        The initial parameters.
+    """
     g = torch.Generator().manual_seed(int(seed))
     U = torch.randn(n_users, k, generator=g, dtype=torch.float64) * init_std
     V = torch.randn(n_items, k, generator=g, dtype=torch.float64) * init_std
@@ -119,7 +194,20 @@ def predict(
     r"""Predicted ratings for each pair ``(users[j], items[j])``.
 
     :math:`\hat r_{ui} = \mu + b_u + b_i + \mathbf{u}_u^\top\mathbf{v}_i`,
-    vectorised (no Python loop)."""
+    vectorised (no Python loop).
+
+    Parameters
+    ----------
+    params : FactorParams
+        The factors, biases (or None) and global mean.
+    users, items : torch.Tensor
+        Index vectors of the same length (int64).
+
+    Returns
+    -------
+    torch.Tensor
+        One prediction per pair.
+    """
     pred = (params.U[users] * params.V[items]).sum(-1) + params.mu
     if params.user_bias is not None:
         pred = pred + params.user_bias[users]
@@ -133,7 +221,22 @@ def predict_rows(params: FactorParams, X: torch.Tensor,
     r"""Predicted ratings of every item for users with factor rows ``X``
     (b x k) and biases ``x_bias`` (b,): the b x n matrix
     :math:`\mu + b_u + b_i + X V^\top`, in float64. Known users (rows of
-    ``U``) and folded-in users are scored the same way."""
+    ``U``) and folded-in users are scored the same way.
+
+    Parameters
+    ----------
+    params : FactorParams
+        The fitted parameters (``V``, ``mu`` and the item biases are used).
+    X : torch.Tensor
+        The users' factor rows (b x k).
+    x_bias : torch.Tensor or None
+        Their biases (b,), or None.
+
+    Returns
+    -------
+    torch.Tensor
+        The predictions (b x n, float64).
+    """
     V = params.V.to(X.device, torch.float64)
     out = X.double() @ V.T + params.mu
     if x_bias is not None:
@@ -146,7 +249,22 @@ def predict_rows(params: FactorParams, X: torch.Tensor,
 def augment(F: torch.Tensor, bias: torch.Tensor | None, ones_last: bool) -> torch.Tensor:
     """``[F, b]`` (the side being solved: factors and its bias) or
     ``[F, 1]`` (the fixed side): biases folded into the factor rows, as ALS
-    and fold-in solve for them. ``F`` unchanged when ``bias`` is None."""
+    and fold-in solve for them. ``F`` unchanged when ``bias`` is None.
+
+    Parameters
+    ----------
+    F : torch.Tensor
+        Factor rows (rows x k).
+    bias : torch.Tensor or None
+        Their biases (rows,).
+    ones_last : bool
+        Append a column of ones (the fixed side) rather than ``bias`` (the side solved for).
+
+    Returns
+    -------
+    torch.Tensor
+        (rows x (k + 1)), or ``F`` itself.
+    """
     if bias is None:
         return F
     extra = torch.ones_like(bias) if ones_last else bias
@@ -166,6 +284,22 @@ def regularizer(
     .. math::
         \lambda \Big( \sum_u w_u (\lVert\mathbf{u}_u\rVert^2 + b_u^2)
         + \sum_i w_i (\lVert\mathbf{v}_i\rVert^2 + b_i^2) \Big)
+
+    Parameters
+    ----------
+    params : FactorParams
+        The factors and biases (a bias of None adds nothing).
+    reg : float
+        :math:`\lambda`.
+    weighted : bool
+        Count-weighted (ALS-WR, :math:`w = n`) or plain (:math:`w = 1`).
+    user_counts, item_counts : torch.Tensor
+        :math:`n_u` and :math:`n_i`, the training ratings per user and item.
+
+    Returns
+    -------
+    torch.Tensor
+        The penalty, a scalar.
     """
     sq_u = (params.U**2).sum(1)
     sq_v = (params.V**2).sum(1)
@@ -189,7 +323,24 @@ def objective_terms(
     r"""The two terms of :math:`J`, as ``(squared error, regulariser)``.
 
     The squared error :math:`\sum_{(u,i)\in\Omega}(r_{ui}-\hat r_{ui})^2`
-    runs over the observed ratings only."""
+    runs over the observed ratings only.
+
+    Parameters
+    ----------
+    params : FactorParams
+        The factors, biases and global mean.
+    data : RatingTensors
+        The observed ratings and the counts :math:`n_u`, :math:`n_i`.
+    reg : float
+        :math:`\lambda`.
+    weighted : bool, optional
+        Count-weighted regularisation (default) or plain.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(squared error, regulariser)``, two scalars.
+    """
     err = data.values - predict(params, data.users, data.items)
     penalty = regularizer(
         params, reg, weighted, data.user_counts, data.item_counts
@@ -198,12 +349,41 @@ def objective_terms(
 
 
 def objective(params: FactorParams, data: RatingTensors, reg: float, weighted: bool = True) -> torch.Tensor:
-    r"""The objective :math:`J`: squared error over the observed ratings plus the regulariser."""
+    r"""The objective :math:`J`: squared error over the observed ratings plus the regulariser.
+
+    Parameters
+    ----------
+    params : FactorParams
+        The model's parameters.
+    data : RatingTensors
+        The observed ratings.
+    reg : float
+        :math:`\lambda`.
+    weighted : bool
+        Weight each row's penalty by its number of ratings (:math:`w = n`) or not (:math:`w = 1`).
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`J`, a scalar (differentiable).
+    """
     sse, penalty = objective_terms(params, data, reg, weighted)
     return sse + penalty
 
 
 def evaluate_rmse(params: FactorParams, data: RatingTensors) -> float:
     """Root mean squared error of the model's predictions on ``data``
-    (`als_lib.metrics.rmse`, in float64)."""
+    (`als_lib.metrics.rmse`, in float64).
+
+    Parameters
+    ----------
+    params : FactorParams
+        The model's parameters.
+    data : RatingTensors
+        The ratings to score.
+
+    Returns
+    -------
+    float
+    """
     return rmse(data.values, predict(params, data.users, data.items))

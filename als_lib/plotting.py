@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 
 __all__ = ["set_style", "PALETTE"]
 
-#: Colours used consistently across chapters (colour-blind safe, Okabe-Ito).
+#: dict: Colours used consistently across chapters (colour-blind safe, Okabe-Ito), by name.
 PALETTE = {
     "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "red": "#D55E00",
     "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "grey": "#555555",

@@ -22,7 +22,23 @@ __all__ = ["grid", "random_candidates", "search", "SearchResult"]
 
 def grid(**axes) -> list[dict]:
     """Every combination of the given values, e.g. ``grid(factors=[32, 64], reg=[0.1, 0.2])``
-    (4 candidates), in the order of the arguments (the last varies fastest)."""
+    (4 candidates), in the order of the arguments (the last varies fastest).
+
+    Parameters
+    ----------
+    **axes : sequence
+        ``name=[values]`` for each hyperparameter to vary.
+
+    Returns
+    -------
+    list of dict
+        One ``{name: value}`` per combination.
+
+    Raises
+    ------
+    TypeError
+        If an axis is a single value (or a string) instead of a list of values.
+    """
     names = list(axes)
     for name, values in axes.items():
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
@@ -35,6 +51,26 @@ def random_candidates(n: int, *, seed: int = 0, **axes) -> list[dict]:
     one given as a ``(low, high)`` tuple log-uniformly from that range (a float).
 
     Example: ``random_candidates(10, factors=[16, 32, 64], reg=(0.03, 0.3))``.
+
+    Parameters
+    ----------
+    n : int
+        How many candidates.
+    seed : int
+        Seeds the draws.
+    **axes : list or tuple of float
+        ``name=[values]`` (drawn uniformly) or ``name=(low, high)`` (drawn log-uniformly).
+
+    Returns
+    -------
+    list of dict
+        ``n`` dicts ``{name: value}``.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer, or a range is not ``(low, high)`` with
+        ``0 < low < high``.
     """
     check_positive_int(n, "n")
     rng = np.random.default_rng(seed)
@@ -57,8 +93,20 @@ def random_candidates(n: int, *, seed: int = 0, **axes) -> list[dict]:
 
 @dataclass
 class SearchResult:
-    """What `search` tried: ``results`` (one dict per candidate: its parameters, ``score`` on
-    the validation set and ``seconds`` to fit), the best candidate and the total fit time."""
+    """What `search` tried.
+
+    Attributes
+    ----------
+    results : list of dict
+        One dict per candidate: its parameters, ``score`` on the validation set and
+        ``seconds`` to fit.
+    best_params : dict
+        The parameters of the best candidate.
+    best_score : float
+        Its validation score.
+    seconds : float
+        The total fit time.
+    """
 
     results: list[dict]
     best_params: dict
@@ -80,13 +128,18 @@ def search(estimator: Estimator, candidates: list[dict], train, valid,
         From `grid` or `random_candidates`.
     train, valid : Ratings
         A training set and a validation set split off it (same shape).
-    **fit_kw
+    **fit_kw : object
         Passed to each ``fit`` (e.g. ``progress=False``).
 
     Returns
     -------
     SearchResult
         The first of equally good candidates wins.
+
+    Raises
+    ------
+    ValueError
+        If ``candidates`` is empty, or a candidate names a parameter the model does not have.
     """
     if not candidates:
         raise ValueError("candidates is empty; give at least one (see grid).")

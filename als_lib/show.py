@@ -50,7 +50,7 @@ def source(obj: object) -> Source:
 
     Parameters
     ----------
-    obj:
+    obj : object
         A function, class, method or module of ``als_lib`` (anything :func:`inspect.getsource`
         accepts). Methods are shown dedented, as if defined at the top level of a cell.
 

@@ -144,9 +144,24 @@ def to_spark(ratings, spark, user_col: str = "user", item_col: str = "item",
     a Spark DataFrame with integer user and item columns (als_lib's 0-based
     indices) and a float rating column.
 
+    Parameters
+    ----------
+    ratings : Ratings, scipy.sparse matrix or (users, items, values)
+        The ratings.
+    spark : pyspark.sql.SparkSession
+        The session (from `spark_session`).
+    user_col, item_col, rating_col : str
+        The column names.
+
     Returns
     -------
     pyspark.sql.DataFrame
+        int32 user and item columns, a float32 rating column.
+
+    Raises
+    ------
+    ValueError
+        If there are 2**31 users or items or more (Spark's ids are 32-bit).
     """
     import pandas as pd
 
@@ -171,12 +186,28 @@ def spark_als(model, seed: int | None = None, **overrides):
     depends on the Python process's hash seed. ``overrides`` are passed to
     ``ALS`` as they are (``numUserBlocks``, ``coldStartStrategy``, ...).
 
+    Parameters
+    ----------
+    model : ExplicitALS or ImplicitALS
+        The model whose hyperparameters Spark takes.
+    seed : int, optional
+        Spark's seed; default the model's.
+    **overrides : object
+        Further ``ALS`` parameters, passed as they are.
+
+    Returns
+    -------
+    pyspark.ml.recommendation.ALS
+        The unfitted Spark estimator.
+
     Raises
     ------
     ValueError
         If the model has options Spark does not have: biases, centering,
         plain (not count-weighted) regularisation, or an implicit
         regularisation other than :math:`\\lambda n_u`.
+    TypeError
+        If ``model`` is neither an `ExplicitALS` nor an `ImplicitALS`.
     """
     _pyspark()
     from pyspark.ml.recommendation import ALS
@@ -211,7 +242,27 @@ def spark_als(model, seed: int | None = None, **overrides):
 def factors_from_spark(frame, n: int, rank: int) -> np.ndarray:
     """The (n x rank) factor matrix from an ``ALSModel.userFactors`` or
     ``itemFactors`` DataFrame (columns ``id``, ``features``); rows Spark
-    did not fit (ids it never saw) are zero."""
+    did not fit (ids it never saw) are zero.
+
+    Parameters
+    ----------
+    frame : pyspark.sql.DataFrame
+        ``ALSModel.userFactors`` or ``ALSModel.itemFactors``.
+    n : int
+        The number of rows (users or items).
+    rank : int
+        The number of factors.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n x rank), float64.
+
+    Raises
+    ------
+    ValueError
+        If an id lies outside ``0..n-1`` (factors fitted on other data).
+    """
     pdf = frame.toPandas()
     out = np.zeros((n, rank), dtype=np.float64)
     if len(pdf):
@@ -245,6 +296,13 @@ def from_spark(spark_model, train, like=None):
         With Spark's factors in ``params_`` (float64, :math:`\\mu = 0`, no
         biases) and an empty ``history_``. Users or items that have no
         training ratings get zero factors.
+
+    Raises
+    ------
+    TypeError
+        If ``like`` is neither an `ExplicitALS` nor an `ImplicitALS`.
+    ValueError
+        If Spark's factors have ids outside the shape of ``train``.
     """
     r = as_ratings(train, "train")
     rank = int(spark_model.rank)

@@ -21,6 +21,7 @@ DATA_NAMES = {
     "DatasetUnavailableError", "load_movielens", "load_movielens_fold", "default_data_dir",
     "toy_ratings", "TOY_MATRIX", "synthetic_ratings", "train_test_split", "kfold",
     "per_user_holdout", "index_array", "as_ratings",
+    "movie_genres",  # added later (issue 15: the genres for Ch.4's map of the movies)
 }
 TOP_LEVEL_NAMES = DATA_NAMES - {"index_array", "as_ratings", "DatasetSpec"}
 

@@ -405,3 +405,82 @@ def test_real_preseeded_folder_is_not_written(ml100k):
     D.load_movielens("ml-100k", download=False)
     D.load_movielens("ml-latest-small", download=False)
     assert snapshot(Path(folder)) == before
+
+
+# ---------------------------------------------------------------- genres -------------
+GENRE_NAMES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+               "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+               "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+U_GENRE = "".join(f"{g}|{j}\n" for j, g in enumerate(GENRE_NAMES)) + "\n"
+
+
+def _u_item_line(movie: int, title: str, genres: set[str]) -> str:
+    flags = "|".join("1" if g in genres else "0" for g in GENRE_NAMES)
+    return f"{movie}|{title}|01-Jan-1995||http://example.org|{flags}\n"
+
+
+def test_genres_ml100k_flags_named_by_u_genre(monkeypatch, tmp_path):
+    assert D.movie_genres is D.movielens.movie_genres
+    assert sha(U_GENRE.encode()) == D.movielens._U_GENRE_SHA256   # the GroupLens u.genre
+    item = (_u_item_line(10, "Les Mis\u00e9rables (1995)", {"Drama", "Musical"})
+            + _u_item_line(20, "Heat (1995)", {"Action", "Crime", "Thriller"})
+            + _u_item_line(30, "Nothing (1996)", {"unknown"})).encode("latin-1")
+    _seed_folder(monkeypatch, tmp_path, "ml-100k", "u.data", {"u.data": U_DATA, "u.item": item})
+    # u.genre is not in the fake spec's table: it is checked against the real pinned hash
+    (tmp_path / "ml-100k" / "u.genre").write_text(U_GENRE)
+    genres = D.movie_genres("ml-100k", data_dir=tmp_path)
+    assert genres == {10: ("Drama", "Musical"), 20: ("Action", "Crime", "Thriller"), 30: ()}
+
+
+def test_genres_ml100k_damaged_u_genre_or_u_item(monkeypatch, tmp_path):
+    item = _u_item_line(10, "Heat (1995)", {"Action"}).encode()
+    _seed_folder(monkeypatch, tmp_path / "a", "ml-100k", "u.data",
+                 {"u.data": U_DATA, "u.item": item})
+    (tmp_path / "a" / "ml-100k" / "u.genre").write_text(U_GENRE.replace("Sci-Fi", "SciFi"))
+    with pytest.raises(D.ChecksumError, match="u.genre has the wrong checksum"):
+        D.movie_genres("ml-100k", data_dir=tmp_path / "a")
+    short = item.replace(b"|0\n", b"\n")                        # 18 flags, not 19
+    _seed_folder(monkeypatch, tmp_path / "b", "ml-100k", "u.data",
+                 {"u.data": U_DATA, "u.item": short})
+    (tmp_path / "b" / "ml-100k" / "u.genre").write_text(U_GENRE)
+    with pytest.raises(ValueError, match=r"u.item, line 1: expected 19 genre flags"):
+        D.movie_genres("ml-100k", data_dir=tmp_path / "b")
+
+
+def test_genres_ml1m_and_ml_latest_small(monkeypatch, tmp_path):
+    movies = (b"1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n"
+              b"661::James and the Giant Peach (1996)::Animation|Children's|Musical\n")
+    _seed_folder(monkeypatch, tmp_path, "ml-1m", "ratings.dat",
+                 {"ratings.dat": b"1::1193::5::978300760\n", "movies.dat": movies})
+    assert D.movie_genres("ml-1m", data_dir=tmp_path) == {
+        1193: ("Drama",), 661: ("Animation", "Children's", "Musical")}
+    csv_movies = (b'movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation\r\n'
+                  b'3,"Heat, The (1995)",Action\r\n7,Nobody (2018),(no genres listed)\r\n')
+    _seed_folder(monkeypatch, tmp_path, "ml-latest-small", "ratings.csv",
+                 {"ratings.csv": b"userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n",
+                  "movies.csv": csv_movies})
+    assert D.movie_genres("ml-latest-small", data_dir=tmp_path) == {
+        1: ("Adventure", "Animation"), 3: ("Action",), 7: ()}
+    bad = csv_movies + b"9,Broken (2000)\r\n"
+    _seed_folder(monkeypatch, tmp_path / "bad", "ml-latest-small", "ratings.csv",
+                 {"ratings.csv": b"userId,movieId,rating,timestamp\r\n", "movies.csv": bad})
+    with pytest.raises(ValueError, match=r"movies.csv, line 5: expected 3 fields, found 2"):
+        D.movie_genres("ml-latest-small", data_dir=tmp_path / "bad")
+
+
+def test_genres_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset 'ml-5m'; choose one of"):
+        D.movie_genres("ml-5m")
+
+
+def test_real_genres_cover_every_rated_movie(ml100k, ml_small):
+    for ratings, name in ((ml100k, "ml-100k"), (ml_small, "ml-latest-small")):
+        genres = D.movie_genres(name, download=False, progress=False)
+        assert set(ratings.item_ids.tolist()) <= set(genres)
+    g100k = D.movie_genres("ml-100k", download=False, progress=False)
+    assert len(g100k) == 1682 and g100k[1] == ("Animation", "Children's", "Comedy")
+    small = D.movie_genres("ml-latest-small", download=False, progress=False)
+    assert len(small) == 9742
+    assert small[1] == ("Adventure", "Animation", "Children", "Comedy", "Fantasy")
+    assert small[260] == ("Action", "Adventure", "Sci-Fi")
+    assert sum(not g for g in small.values()) == 34          # "(no genres listed)"

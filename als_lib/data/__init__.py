@@ -9,8 +9,8 @@ A `Ratings` stores ``Omega`` in coordinate (COO) form: three equal-length arrays
 Modules, by concern:
 
 - `als_lib.data.ratings`: the immutable `Ratings` container, `as_ratings`, `index_array`;
-- `als_lib.data.movielens`: `load_movielens`, `load_movielens_fold` and the pinned
-  `DATASETS` (data folders, verified downloads, safe extraction, parsing);
+- `als_lib.data.movielens`: `load_movielens`, `load_movielens_fold`, `movie_genres` and the
+  pinned `DATASETS` (data folders, verified downloads, safe extraction, parsing);
 - `als_lib.data.splits`: `train_test_split`, `kfold`, `per_user_holdout`;
 - `als_lib.data.synthetic`: the toy matrix and `synthetic_ratings`.
 
@@ -27,6 +27,7 @@ from .movielens import (
     default_data_dir,
     load_movielens,
     load_movielens_fold,
+    movie_genres,
 )
 from .ratings import Ratings, as_ratings, index_array
 from .splits import kfold, per_user_holdout, train_test_split
@@ -46,6 +47,7 @@ __all__ = [
     "kfold",
     "load_movielens",
     "load_movielens_fold",
+    "movie_genres",
     "per_user_holdout",
     "synthetic_ratings",
     "toy_ratings",

@@ -42,9 +42,10 @@ __all__ = [
     "default_data_dir",
     "load_movielens",
     "load_movielens_fold",
+    "movie_genres",
 ]
 
-#: Environment variable naming a folder that holds (or receives) the MovieLens files.
+#: str: Environment variable naming a folder that holds (or receives) the MovieLens files.
 DATA_DIR_ENV = "ALS_LIB_DATA_DIR"
 
 
@@ -89,7 +90,8 @@ class DatasetSpec:
 
 _GROUPLENS = "https://files.grouplens.org/datasets/movielens/"
 
-#: The datasets `load_movielens` knows, with their pinned sizes and sha256 hashes.
+#: dict: The datasets `load_movielens` knows (name -> `DatasetSpec`), with their pinned
+#: sizes and sha256 hashes.
 DATASETS: dict[str, DatasetSpec] = {
     "ml-latest-small": DatasetSpec(
         "ml-latest-small", _GROUPLENS + "ml-latest-small.zip", 978202,
@@ -208,8 +210,12 @@ def load_movielens_fold(
     fold : int or str
         1..5 (``u1``..``u5``: five disjoint 80/20 splits) or ``"a"``/``"b"`` (``ua``/``ub``:
         exactly 10 ratings per user in test).
-    data_dir, download, progress
-        As in `load_movielens`.
+    data_dir : str or os.PathLike, optional
+        The folder to look in (and download to), as in `load_movielens`.
+    download : bool
+        Download ml-100k if it is not there, as in `load_movielens`.
+    progress : bool
+        Show a progress bar while downloading.
 
     Returns
     -------
@@ -241,6 +247,49 @@ def load_movielens_fold(
             full.item_titles, f"ml-100k {key}.{part}",
         ))
     return parts[0], parts[1]
+
+
+def movie_genres(
+    name: str = "ml-100k",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    progress: bool = True,
+) -> dict[int, tuple[str, ...]]:
+    """The genres of every movie of a MovieLens dataset, by original movie id.
+
+    Read from the same verified files as the titles: ``movies.csv`` (ml-latest-small,
+    ``Adventure|Animation|...``), ``movies.dat`` (ml-1m, the same form) or ``u.item`` (ml-100k,
+    19 flags, one per genre, named by ``u.genre``). The keys are the original ids, as in
+    ``Ratings.item_ids``: ``genres[ratings.item_ids[i]]`` are item ``i``'s genres.
+
+    Parameters
+    ----------
+    name : str
+        ``"ml-100k"``, ``"ml-latest-small"`` or ``"ml-1m"`` (see `DATASETS`).
+    data_dir : str or os.PathLike, optional
+        The folder to look in (and download to), as in `load_movielens`.
+    download : bool
+        Fetch the zip from GroupLens when no folder has the data.
+    progress : bool
+        Show a progress bar while downloading.
+
+    Returns
+    -------
+    dict of int to tuple of str
+        Every movie of the dataset's movie list (a few may have no ratings) -> its genre
+        names in the file's order. A movie without a genre (ml-latest-small's
+        ``(no genres listed)``, ml-100k's ``unknown``) maps to an empty tuple.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``name``, or a movie line that does not have the expected fields.
+    ChecksumError, DatasetUnavailableError
+        As in `load_movielens`.
+    """
+    spec = _spec(name)
+    return _genres(_locate(spec, data_dir, download, progress))
 
 
 def _spec(name: str) -> DatasetSpec:
@@ -486,3 +535,55 @@ def _titles(src: _Source) -> dict:
     rows = csv.reader(io.StringIO(src.read("movies.csv").decode("utf-8"), newline=""))
     next(rows)
     return {int(r[0]): r[1] for r in rows}
+
+
+#: sha256 of ml-100k's ``u.genre`` (the genre names), read only by `movie_genres`.
+_U_GENRE_SHA256 = "9757e0d3e6b298159a80dd48eaf938114690e911e39af97a76949ef1663610bb"
+#: What each dataset writes for a movie without a genre.
+_NO_GENRE = {"unknown", "(no genres listed)"}
+
+
+def _genres(src: _Source) -> dict:
+    name = src.spec.name
+    if name == "ml-100k":
+        raw = src.read("u.genre")
+        expected = src.spec.files.get("u.genre", _U_GENRE_SHA256)
+        _check_sha256(hashlib.sha256(raw).hexdigest(), expected, f"{name}/u.genre")
+        names = {}
+        for line in raw.decode("latin-1").splitlines():
+            if line:
+                genre, index = line.rsplit("|", 1)
+                names[int(index)] = genre
+        columns = [names[j] for j in range(len(names))]
+        out = {}
+        text = src.read("u.item").decode("latin-1")
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line:
+                continue
+            f = line.split("|")
+            flags = f[5:]
+            if len(flags) != len(columns):
+                raise ValueError(
+                    f"{name}/u.item, line {n}: expected {len(columns)} genre flags after 5 "
+                    f"fields, found {len(flags)}."
+                )
+            out[int(f[0])] = tuple(
+                g for g, flag in zip(columns, flags) if flag == "1" and g not in _NO_GENRE
+            )
+        return out
+    if name == "ml-1m":
+        file, first = "movies.dat", 1
+        lines = src.read(file).decode("latin-1").splitlines()
+        rows = (line.split("::") if line else [] for line in lines)
+    else:
+        file, first = "movies.csv", 2                  # after the header line
+        rows = csv.reader(io.StringIO(src.read(file).decode("utf-8"), newline=""))
+        next(rows)
+    out = {}
+    for n, r in enumerate(rows, first):
+        if not r:
+            continue
+        if len(r) != 3:
+            raise ValueError(f"{name}/{file}, line {n}: expected 3 fields, found {len(r)}.")
+        out[int(r[0])] = tuple(g for g in r[2].split("|") if g and g not in _NO_GENRE)
+    return out

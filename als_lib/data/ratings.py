@@ -214,9 +214,9 @@ class Ratings:
 
         Parameters
         ----------
-        matrix : scipy.sparse matrix or array
-            Every *stored* entry is an observed rating (an explicitly stored 0 is a rating
-            of 0); entries that are not stored are missing.
+        matrix : scipy.sparse matrix or scipy.sparse array
+            Users x items. Every *stored* entry is an observed rating (an explicitly stored 0
+            is a rating of 0); entries that are not stored are missing.
         name : str
             A label shown in ``repr``.
 
@@ -248,8 +248,8 @@ class Ratings:
 
         Parameters
         ----------
-        matrix : array_like, 2-D
-            The ratings matrix.
+        matrix : array_like
+            The ratings matrix (2-D, users x items).
         missing : float
             The marker of unrated entries, required because a dense array cannot say which
             entries are ratings: the book's toy matrix writes 0 for "not rated"
@@ -289,7 +289,7 @@ class Ratings:
     # ----- shape and summaries --------------------------------------------------------
     @property
     def nnz(self) -> int:
-        """Number of observed ratings ``|Omega|``."""
+        """int: Number of observed ratings ``|Omega|``."""
         return len(self.values)
 
     def __len__(self) -> int:
@@ -297,20 +297,33 @@ class Ratings:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(n_users, n_items)``."""
+        """tuple of int: ``(n_users, n_items)``."""
         return (self.n_users, self.n_items)
 
     @property
     def density(self) -> float:
-        """``|Omega| / (n_users * n_items)``, the fraction of the matrix that is observed."""
+        """float: ``|Omega| / (n_users * n_items)``, the fraction of the matrix that is
+        observed."""
         return self.nnz / (self.n_users * self.n_items)
 
     def user_counts(self) -> np.ndarray:
-        """``n_u``: the number of ratings of each user (length ``n_users``)."""
+        """``n_u``, the number of ratings of each user.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64, length ``n_users``.
+        """
         return np.bincount(self.users, minlength=self.n_users)
 
     def item_counts(self) -> np.ndarray:
-        """``n_i``: the number of ratings of each item (length ``n_items``)."""
+        """``n_i``, the number of ratings of each item.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64, length ``n_items``.
+        """
         return np.bincount(self.items, minlength=self.n_items)
 
     def __repr__(self) -> str:
@@ -340,6 +353,16 @@ class Ratings:
     def user_index(self, user_id) -> int:
         """The index of the user whose original id is ``user_id``.
 
+        Parameters
+        ----------
+        user_id : int or str
+            An id of `user_ids` (as in the source file).
+
+        Returns
+        -------
+        int
+            The user index ``u``.
+
         Raises
         ------
         KeyError
@@ -350,6 +373,16 @@ class Ratings:
     def item_index(self, item_id) -> int:
         """The index of the item whose original id is ``item_id``.
 
+        Parameters
+        ----------
+        item_id : int or str
+            An id of `item_ids` (as in the source file).
+
+        Returns
+        -------
+        int
+            The item index ``i``.
+
         Raises
         ------
         KeyError
@@ -359,6 +392,16 @@ class Ratings:
 
     def title(self, item: int) -> str:
         """Title of item index ``item`` (its original id when there are no titles).
+
+        Parameters
+        ----------
+        item : int
+            An item index.
+
+        Returns
+        -------
+        str
+            The title, or the original id as text.
 
         Raises
         ------
@@ -376,11 +419,28 @@ class Ratings:
         """The ratings as a scipy CSR matrix (users x items); missing entries are not stored.
 
         For a torch sparse tensor use `als_lib.linalg.ratings_csr`.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            Float64, of shape `shape`.
         """
         return sp.csr_matrix((self.values, (self.users, self.items)), shape=self.shape)
 
     def to_dense(self, missing: float = np.nan, max_entries: int = 10_000_000) -> np.ndarray:
         """A dense users x items array with ``missing`` in unrated entries (small data only).
+
+        Parameters
+        ----------
+        missing : float
+            The value of unrated entries.
+        max_entries : int
+            The largest array built (a guard against running out of memory).
+
+        Returns
+        -------
+        numpy.ndarray
+            Float64, of shape `shape`.
 
         Raises
         ------

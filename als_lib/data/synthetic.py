@@ -10,7 +10,8 @@ from .ratings import Ratings
 
 __all__ = ["TOY_MATRIX", "synthetic_ratings", "toy_ratings"]
 
-#: The 5 x 4 toy matrix of the post this book starts from: 5 users, 4 items, 0 = not rated.
+#: numpy.ndarray: The 5 x 4 toy matrix of the post this book starts from (5 users, 4 items,
+#: 0 = not rated).
 TOY_MATRIX = np.array(
     [
         [5, 3, 0, 1],
