@@ -14,12 +14,13 @@ under CI=true it must run.
 from __future__ import annotations
 
 import functools
+import json
 import http.server
 import os
 import shutil
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import pytest
 import yaml
@@ -176,6 +177,69 @@ def test_navigation_reaches_every_chapter(browser, site):
             visited.append(urlparse(page.url).path.lstrip("/"))
             assert len(visited) <= len(pages) + 2, "the next links loop"
         assert visited == pages, f"next links visit {visited}, the TOC lists {pages}"
+        assert not problems, "; ".join(problems)
+    finally:
+        page.close()
+
+
+def test_search_box_finds_a_chapter(browser, site):
+    """A reader types a word into the search box (the header's search button opens it) and
+    gets results that link to the chapter that uses it."""
+    page, problems = open_page(browser, site + "chapters/01_the_ratings_matrix.html")
+    try:
+        page.locator("button.search-button__button:visible").first.click()
+        box = page.locator("#pst-search-dialog input[name='q']")
+        box.wait_for(state="visible", timeout=5000)
+        box.type("conjugate")
+        box.press("Enter")
+        page.wait_for_url("**/search.html?q=conjugate*", timeout=15000)
+        results = page.locator("#search-results ul.search li a")
+        results.first.wait_for(timeout=30000)
+        hrefs = results.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert any("05_solving_linear_systems" in h for h in hrefs), f"search results: {hrefs[:10]}"
+        assert not problems, "; ".join(problems)
+    finally:
+        page.close()
+
+
+def test_chapter_offers_its_notebook_for_download(browser, site):
+    """The download button's .ipynb link gives the chapter's notebook, with its outputs."""
+    page, problems = open_page(browser, site + "chapters/04_alternating_least_squares.html")
+    try:
+        page.locator(".dropdown-download-buttons button").first.click()
+        link = page.locator("a.btn-download-source-button[href$='.ipynb']")
+        link.first.wait_for(state="visible", timeout=5000)
+        href = link.first.get_attribute("href")
+        assert urljoin(page.url, href) == site + "_sources/chapters/04_alternating_least_squares.ipynb"
+        # served as a file of unknown type, the notebook is downloaded (in a new tab that closes)
+        with page.expect_download() as download:
+            link.first.click()
+        assert download.value.suggested_filename == "04_alternating_least_squares.ipynb"
+        nb = json.loads(Path(download.value.path()).read_text())
+        assert nb["nbformat"] == 4
+        titles = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+        assert any(t.startswith("# Alternating Least Squares") for t in titles)
+        assert any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+        assert not problems, "; ".join(problems)
+    finally:
+        page.close()
+
+
+def test_launch_buttons_open_this_chapter_on_binder_colab_and_thebe(browser, site):
+    """The rocket menu: Binder and Colab open this chapter of the repository named in
+    _config.yml, and "Live Code" (Thebe) is offered, configured for the same Binder repository.
+    Nothing is launched (no network here): the links and the configuration are checked."""
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    slug = urlparse(repo).path.strip("/")
+    nb = "chapters/04_alternating_least_squares.ipynb"
+    page, problems = open_page(browser, site + nb.replace(".ipynb", ".html"))
+    try:
+        hrefs = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.href)")
+        assert f"https://mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/{nb}" in hrefs
+        assert f"https://colab.research.google.com/github/{slug}/blob/main/{nb}" in hrefs
+        assert page.locator("button[onclick^='initThebe']").count() == 1, "no Live Code button"
+        config = page.locator("script[type='text/x-thebe-config']").first.text_content()
+        assert f'repo: "{slug}"' in config and 'ref: "main"' in config
         assert not problems, "; ".join(problems)
     finally:
         page.close()

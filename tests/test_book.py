@@ -81,7 +81,7 @@ def test_clean_metadata_and_errors_only_where_intended(nb):
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_first_cell_pins_threads_and_kernel_paths_and_is_hidden(nb):
-    first = code_cells(nb)[0]
+    first = code_cells(nb)[1]       # after the Colab cell
     src = "".join(first["source"])
     assert "remove-input" in first.get("metadata", {}).get("tags", [])
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "torch.set_num_threads(1)",
@@ -92,7 +92,7 @@ def test_first_cell_pins_threads_and_kernel_paths_and_is_hidden(nb):
 
 
 def test_every_chapter_has_the_same_first_cell():
-    firsts = {nb.name: "".join(code_cells(nb)[0]["source"]) for nb in CHAPTERS}
+    firsts = {nb.name: "".join(code_cells(nb)[1]["source"]) for nb in CHAPTERS}
     reference = firsts[CHAPTERS[0].name]
     assert [name for name, src in firsts.items() if src != reference] == []
 
@@ -100,7 +100,7 @@ def test_every_chapter_has_the_same_first_cell():
 def _kernel_paths_after_first_cell(env_overrides: dict[str, str]) -> tuple[str, int | None]:
     """Run the pinning part of the first cell in a fresh Python; return torch's CPU capability
     and MKL's code branch (None where MKL's branch cannot be read)."""
-    src = "".join(code_cells(CHAPTERS[0])[0]["source"])
+    src = "".join(code_cells(CHAPTERS[0])[1]["source"])
     pins = src[: src.index("import numpy")]
     probe = pins + textwrap.dedent("""
         import ctypes, torch
@@ -176,11 +176,11 @@ def _text_outputs(cell: dict) -> list[str]:
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=lambda p: p.name)
 def test_code_and_printed_output_fit_the_text_column(nb):
-    """Every line of code a reader sees (the hidden first cell aside), every printed line and
-    every line of library code shown with source(...) fits in 79 characters. Error messages
+    """Every line of code a reader sees (the hidden first two cells aside), every printed line
+    and every line of library code shown with source(...) fits in 79 characters. Error messages
     wrap (see _static/book.css)."""
     long = []
-    for i, c in enumerate(code_cells(nb)[1:], 1):     # the hidden first cell aside
+    for i, c in enumerate(code_cells(nb)[2:], 2):     # the hidden first two cells aside
         for line in "".join(c["source"]).splitlines():
             if len(line) > MAX_LINE:
                 long.append(f"code cell {i}: {line[:60]}...")

@@ -4,7 +4,9 @@
 
 Each notebook runs in a fresh kernel of the current Python environment with its own folder
 (chapters/) as working directory, exactly as nbval re-runs it. Per-cell timing metadata is
-removed and the kernelspec is normalised, so diffs show only real changes.
+removed and the kernelspec is normalised, so diffs show only real changes. The wall-clock time
+of the run is recorded in the notebook's metadata (``als_book.run_seconds``): the run time a
+chapter states in its opening is tested against it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def execute(path: Path, timeout: int = 600) -> float:
             for out in cell.outputs:
                 out.get("metadata", {}).pop("execution", None)
     nb.metadata["kernelspec"] = KERNELSPEC
+    # the run time each chapter states is checked against this (tests/test_chapter_frame.py)
+    nb.metadata["als_book"] = {"run_seconds": round(seconds)}
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return seconds
