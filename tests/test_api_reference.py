@@ -231,6 +231,22 @@ def _constructor(cls: type):
             if p.name not in ("self", "cls")]
 
 
+def _documented(section_maps: list[dict], titles: tuple[str, ...],
+                found: list[str]) -> tuple[set[str], set[str]]:
+    """The names listed under ``titles`` in the given docstring sections, and those of them
+    without a type; an unreadable entry line is added to ``found``."""
+    listed, untyped = set(), set()
+    for secs in section_maps:
+        for title in titles:
+            for names, typ in entries(secs.get(title, "")):
+                listed.update(names)
+                if names and not typ:
+                    untyped.update(names)
+                if not names:
+                    found.append(f"unreadable line in {title}: {typ!r}")
+    return listed, untyped
+
+
 def problems(qualname: str, obj) -> list[str]:
     doc = _doc(obj)
     if not doc or not doc.strip():
@@ -253,16 +269,8 @@ def problems(qualname: str, obj) -> list[str]:
         init = obj.__dict__.get("__init__")
         if init is not None and inspect.getdoc(init):
             docs.append(inspect.getdoc(init))
-        listed, untyped = set(), set()
-        for d in docs:
-            s = sections(d)
-            for title in ("Parameters", "Attributes", "Other Parameters"):
-                for names, typ in entries(s.get(title, "")):
-                    listed.update(names)
-                    if names and not typ:
-                        untyped.update(names)
-                    if not names:
-                        found.append(f"unreadable line in {title}: {typ!r}")
+        listed, untyped = _documented([sections(d) for d in docs],
+                                      ("Parameters", "Attributes", "Other Parameters"), found)
         missing = [p for p in params if p not in listed]
         if missing:
             found.append(f"constructor parameters not documented: {missing}")
@@ -273,14 +281,7 @@ def problems(qualname: str, obj) -> list[str]:
     func = _function(obj)
     params = [p.name for p in inspect.signature(func).parameters.values()
               if p.name not in ("self", "cls")]
-    listed, untyped = set(), set()
-    for title in ("Parameters", "Other Parameters"):
-        for names, typ in entries(secs.get(title, "")):
-            listed.update(names)
-            if names and not typ:
-                untyped.update(names)
-            if not names:
-                found.append(f"unreadable line in {title}: {typ!r}")
+    listed, untyped = _documented([secs], ("Parameters", "Other Parameters"), found)
     missing = [p for p in params if p not in listed]
     if missing:
         found.append(f"parameters not documented: {missing}")

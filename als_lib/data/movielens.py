@@ -524,17 +524,21 @@ def _read_table(src: _Source, file: str):
     return _parse_ratings(src.read(file), sep, f"{src.spec.name}/{file}", header)
 
 
-def _titles(src: _Source) -> dict:
+def _movie_rows(src: _Source) -> tuple[str, list[tuple[int, list[str]]]]:
+    """The dataset's movie list as ``(file, [(line number, fields), ...])``: ``u.item``
+    (``|``-separated), ``movies.dat`` (``::``) or ``movies.csv`` (after its header)."""
     name = src.spec.name
-    if name == "ml-100k":
-        text = src.read("u.item").decode("latin-1")
-        return {int(f[0]): f[1] for f in (line.split("|") for line in text.splitlines() if line)}
-    if name == "ml-1m":
-        text = src.read("movies.dat").decode("latin-1")
-        return {int(f[0]): f[1] for f in (line.split("::") for line in text.splitlines() if line)}
+    if name in ("ml-100k", "ml-1m"):
+        file, sep = ("u.item", "|") if name == "ml-100k" else ("movies.dat", "::")
+        lines = src.read(file).decode("latin-1").splitlines()
+        return file, [(n, line.split(sep)) for n, line in enumerate(lines, 1) if line]
     rows = csv.reader(io.StringIO(src.read("movies.csv").decode("utf-8"), newline=""))
     next(rows)
-    return {int(r[0]): r[1] for r in rows}
+    return "movies.csv", [(n, r) for n, r in enumerate(rows, 2) if r]
+
+
+def _titles(src: _Source) -> dict:
+    return {int(f[0]): f[1] for _, f in _movie_rows(src)[1]}
 
 
 #: sha256 of ml-100k's ``u.genre`` (the genre names), read only by `movie_genres`.
@@ -555,35 +559,20 @@ def _genres(src: _Source) -> dict:
                 genre, index = line.rsplit("|", 1)
                 names[int(index)] = genre
         columns = [names[j] for j in range(len(names))]
-        out = {}
-        text = src.read("u.item").decode("latin-1")
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line:
-                continue
-            f = line.split("|")
+    file, rows = _movie_rows(src)
+    out = {}
+    for n, f in rows:
+        if name == "ml-100k":
             flags = f[5:]
             if len(flags) != len(columns):
                 raise ValueError(
-                    f"{name}/u.item, line {n}: expected {len(columns)} genre flags after 5 "
+                    f"{name}/{file}, line {n}: expected {len(columns)} genre flags after 5 "
                     f"fields, found {len(flags)}."
                 )
-            out[int(f[0])] = tuple(
-                g for g, flag in zip(columns, flags) if flag == "1" and g not in _NO_GENRE
-            )
-        return out
-    if name == "ml-1m":
-        file, first = "movies.dat", 1
-        lines = src.read(file).decode("latin-1").splitlines()
-        rows = (line.split("::") if line else [] for line in lines)
-    else:
-        file, first = "movies.csv", 2                  # after the header line
-        rows = csv.reader(io.StringIO(src.read(file).decode("utf-8"), newline=""))
-        next(rows)
-    out = {}
-    for n, r in enumerate(rows, first):
-        if not r:
-            continue
-        if len(r) != 3:
-            raise ValueError(f"{name}/{file}, line {n}: expected 3 fields, found {len(r)}.")
-        out[int(r[0])] = tuple(g for g in r[2].split("|") if g and g not in _NO_GENRE)
+            genres = [g for g, flag in zip(columns, flags) if flag == "1"]
+        else:
+            if len(f) != 3:
+                raise ValueError(f"{name}/{file}, line {n}: expected 3 fields, found {len(f)}.")
+            genres = f[2].split("|")
+        out[int(f[0])] = tuple(g for g in genres if g and g not in _NO_GENRE)
     return out
