@@ -99,7 +99,7 @@ class ItemMean(_Baseline):
 class BiasBaseline(_Baseline):
     r"""Damped user and item biases :math:`\hat r_{ui} = \mu + b_u + b_i`.
 
-    After Koren, Bell & Volinsky:
+    After Koren (2008), section 2.1, "Factorization Meets the Neighborhood":
 
     .. math::
         b_i = \frac{\sum_{u \in U_i} (r_{ui} - \mu)}{\lambda_i + n_i}, \qquad
