@@ -121,14 +121,31 @@ def _kernel_paths_after_first_cell(env_overrides: dict[str, str]) -> tuple[str, 
     return capability, None if branch == "None" else int(branch)
 
 
+def _mkl_offers(branch: int) -> bool:
+    """Whether MKL (torch's copy) accepts `branch` as its code branch on this CPU."""
+    probe = textwrap.dedent(f"""
+        import ctypes, os, torch
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+        set_branch = lib.mkl_serv_cbwr_set
+        set_branch.restype, set_branch.argtypes = ctypes.c_int, [ctypes.c_int]
+        print(set_branch({branch}))
+    """)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return int(out.stdout) == 0              # MKL_CBWR_SUCCESS
+
+
 def test_first_cell_pins_the_kernel_path_and_a_test_can_choose_another():
     """What `make test` relies on: the chapters run on AVX2 kernels by default, and the
     second nbval pass really runs them on the unvectorised path."""
     if platform.machine().lower() not in ("x86_64", "amd64") or " avx2" not in Path("/proc/cpuinfo").read_text():
         pytest.skip("the kernel-path pins apply to x86-64 CPUs with AVX2")
-    MKL_AVX2, MKL_COMPATIBLE = 10, 3          # MKL_CBWR_AVX2, MKL_CBWR_COMPATIBLE in mkl_cbwr.h
+    MKL_AUTO, MKL_AVX2, MKL_COMPATIBLE = 2, 10, 3   # MKL_CBWR_AUTO, _AVX2, _COMPATIBLE (mkl_cbwr.h)
     capability, branch = _kernel_paths_after_first_cell({})
-    assert capability == "AVX2" and branch in (MKL_AVX2, None)
+    # Some CPUs (seen: an AVX-512 AMD EPYC) have no AVX2 branch in MKL: mkl_cbwr_set refuses it
+    # (MKL_CBWR_ERR_UNSUPPORTED_BRANCH) and MKL keeps its automatic branch. Accept that only
+    # where MKL itself says so; the second nbval pass still proves the outputs' margins.
+    assert capability == "AVX2"
+    assert branch in (MKL_AVX2, None) or (branch == MKL_AUTO and not _mkl_offers(MKL_AVX2)), branch
     capability, branch = _kernel_paths_after_first_cell({"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"})
     assert capability == "DEFAULT" and branch in (MKL_COMPATIBLE, None)
 
