@@ -20,8 +20,8 @@ increases.
 Fast path (measured in Chapter 4): the per-rating products :math:`\tilde{\mathbf{x}}_u^\top
 \tilde{\mathbf{y}}_i` come from ``torch.sparse.sampled_addmm`` and the sums over each user's
 ratings from a sparse CSR @ dense product; CG never forms the k x k matrices. The exact
-solvers form all of them at once as one CSR @ dense product with the row-wise outer products
-:math:`\tilde{\mathbf{y}}_i \tilde{\mathbf{y}}_i^\top`.
+solvers form all of them with batched dense products (``bmm``) of each row's rated items,
+padded to a power of two (`gram_matrices`).
 """
 
 from __future__ import annotations
