@@ -37,6 +37,7 @@ from .model import (
     Recommender,
 )
 from .selection import SearchResult, grid, random_candidates, search
+from . import threads
 from .objective import FactorParams, RatingTensors, objective, predict
 
 __version__ = "0.1.0"

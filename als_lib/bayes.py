@@ -52,8 +52,10 @@ from .model import (
     check_flags_seed_device,
     check_number,
     check_positive_int,
+    check_threads,
 )
 from .objective import FactorParams, augment, predict
+from .threads import ThreadPlan
 
 __all__ = ["BayesianALS", "sample_wishart", "sample_normal_wishart", "sample_rows",
            "sample_link"]
@@ -326,6 +328,9 @@ class BayesianALS(Recommender):
     dtype : torch.dtype
         Of the stored samples and the sums over ratings (the k x k
         Cholesky factorisations are always float64).
+    threads : int, optional
+        CPU threads for the sweeps; None (the default) decides per fit
+        (`als_lib.threads`), as `ExplicitALS` does.
 
     Attributes
     ----------
@@ -337,7 +342,7 @@ class BayesianALS(Recommender):
         biases averaged over the samples.
     history_ : dict
         Per sweep: ``iteration``, ``alpha``, ``train_rmse`` (the sample's),
-        ``seconds`` (cumulative), and with an ``eval_set`` ``sample_rmse``
+        ``seconds`` (cumulative), ``threads``, and with an ``eval_set`` ``sample_rmse``
         (that sample alone) and ``eval_rmse`` (the average of the samples
         kept so far; None during burn-in).
     """
@@ -346,14 +351,16 @@ class BayesianALS(Recommender):
                  biases: bool = True, alpha: float | None = None,
                  who_rated: str = "none", clip: bool = True, init_std: float = 0.1,
                  seed: int = 0, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, threads: int | None = None):
         self.factors, self.samples, self.burn_in = factors, samples, burn_in
         self.biases, self.alpha, self.who_rated = biases, alpha, who_rated
         self.clip, self.init_std, self.seed = clip, init_std, seed
         self.device, self.dtype = device, dtype
+        self.threads = threads
 
     def _validate_params(self) -> None:
         check_positive_int(self.factors, "factors")
+        check_threads(self.threads)
         check_positive_int(self.samples, "samples")
         if not _is_int(self.burn_in) or self.burn_in < 0:
             raise ValueError(
@@ -425,33 +432,37 @@ class BayesianALS(Recommender):
             evals = torch.tensor(ev.values, dtype=torch.float64, device=dev)
             eval_sum = torch.zeros(len(ev.values), dtype=torch.float64, device=dev)
         keys = ("iteration", "alpha", "train_rmse", "sample_rmse", "eval_rmse",
-                "seconds")
+                "seconds", "threads")
         self.history_ = {key: [] for key in keys}
+        plan = ThreadPlan(self.threads, len(r.values) * d, dev)
         kept_u, kept_i = [], []
         elapsed = 0.0
         total = int(self.burn_in) + int(self.samples)
         with torch.no_grad():
             for it in tqdm(range(1, total + 1), desc="Gibbs sweeps",
                            disable=not progress):
-                start = time.perf_counter()
-                for this, other in ((users, items), (items, users)):
-                    this.sample_hyper(rng, gen)
-                    # the other side's rows [v_i, 1] (biases folded in)
-                    Yt = augment(other.X[:, :k], other.X[:, k] if bias else None,
-                                 ones_last=True)
-                    target = this.side.values - mu_g
-                    if bias:
-                        target = target - other.X[this.side.col, k]
-                    this.X = sample_rows(this.side, Yt, target, this.prior_mean(),
-                                         this.Lam, alpha, gen).to(dt)
-                sample = _as_params(users.X, items.X, k, bias, mu_g)
-                pred = predict(sample, tu, ti)
-                sse = float(((pred - tv) ** 2).sum())
-                if self.alpha is None:
-                    a, b = GAMMA_PRIOR
-                    alpha = float(rng.gamma(a + len(tv) / 2, 1.0 / (b + sse / 2)))
-                _sync(dev)
-                elapsed += time.perf_counter() - start
+                with plan:
+                    start = time.perf_counter()
+                    for this, other in ((users, items), (items, users)):
+                        this.sample_hyper(rng, gen)
+                        # the other side's rows [v_i, 1] (biases folded in)
+                        Yt = augment(other.X[:, :k], other.X[:, k] if bias else None,
+                                     ones_last=True)
+                        target = this.side.values - mu_g
+                        if bias:
+                            target = target - other.X[this.side.col, k]
+                        this.X = sample_rows(this.side, Yt, target, this.prior_mean(),
+                                             this.Lam, alpha, gen).to(dt)
+                    sample = _as_params(users.X, items.X, k, bias, mu_g)
+                    pred = predict(sample, tu, ti)
+                    sse = float(((pred - tv) ** 2).sum())
+                    if self.alpha is None:
+                        a, b = GAMMA_PRIOR
+                        alpha = float(rng.gamma(a + len(tv) / 2, 1.0 / (b + sse / 2)))
+                    _sync(dev)
+                    seconds = time.perf_counter() - start
+                plan.record(seconds)
+                elapsed += seconds
                 if not (math.isfinite(sse) and math.isfinite(alpha)):
                     raise FloatingPointError(
                         f"the sampler produced non-finite values at sweep {it}; "
@@ -466,6 +477,7 @@ class BayesianALS(Recommender):
                 h["alpha"].append(alpha)
                 h["train_rmse"].append(math.sqrt(sse / len(tv)))
                 h["seconds"].append(elapsed)
+                h["threads"].append(plan.counts[-1])
                 sample_rmse = eval_rmse = None
                 if ev is not None:
                     p = predict(sample, eu, ei)

@@ -61,6 +61,13 @@ class NotFittedError(RuntimeError):
 
 
 # ------------------------------------------------------------------ checks
+def check_threads(value) -> None:
+    """ValueError unless ``value`` (a model's ``threads``) is None or a positive integer."""
+    if value is not None and not (_is_int(value) and value >= 1):
+        raise ValueError(f"threads must be None (decide per fit) or an integer >= 1; "
+                         f"got {value!r}.")
+
+
 def check_positive_int(value, name: str) -> int:
     """``value`` as an int, if it is a positive integer.
 

@@ -1,16 +1,18 @@
-"""Speed and accuracy of ExplicitALS, printed as a table.
+"""Speed and accuracy of ExplicitALS, printed as a table, timed as a user waits.
 
-    python benchmarks/explicit_als.py [--threads N] [--skip-cv]
+    python benchmarks/explicit_als.py [--repeats 5] [--modes idle,busy,threads8] [--skip-cv]
 
-1. ml-100k (100,000 ratings), k=64, 15 iterations, solver "cg": ms per iteration.
-2. Synthetic 1M ratings (6000 users x 4000 items, power-law popularity), k=64: ms per iteration.
+1. ml-100k (100,000 ratings) and synthetic 1M ratings (6000 users x 4000 items, power-law
+   popularity), k=64, 15 iterations, solvers "cg" and "cholesky", the defaults otherwise
+   (``threads=None``): the whole ``fit`` by the wall clock (set-up included) / 15, median and
+   range of ``--repeats`` fits after one warm-up, under each mode: ``idle`` (torch at 2 threads),
+   ``busy`` (the same, with one busy process pinned to the last CPU, started and killed by this
+   script, by its process id) and ``threads8`` (torch at 8 threads on this machine's CPUs).
+2. The default fit against Surprise SVD's default fit (its defaults: 100 factors, 20 epochs),
+   whole fits by the wall clock, alternating, on the book's 80/20 split of ml-100k and of
+   ml-latest-small; and the first ExplicitALS fit in a fresh process.
 3. ml-100k, the book's fixed 80/20 split (seed 0), biases, k=64: lambda chosen by 5-fold
    cross-validation on the training part only, then test RMSE of the CG and exact solvers.
-4. With scikit-surprise installed (pip install -r benchmarks/requirements.txt): Surprise SVD
-   (its defaults: 100 factors, 20 epochs) on the same split, time and RMSE, and the ratio.
-
-Times are the solve time per iteration (median over repeated fits after one warm-up fit, no
-evaluation in the loop); "fit wall" is a whole fit including set-up.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -29,40 +33,101 @@ from als_lib.als import ExplicitALS
 K, ITERATIONS = 64, 15
 
 
-def time_fit(ratings, repeats: int = 3, **kw) -> tuple[float, float]:
-    """Median solve time per iteration and median wall time of ``repeats`` fits, after one
-    untimed warm-up fit (first-call allocations and kernel set-up are not per-iteration costs)."""
-    ExplicitALS(K, iterations=2, **kw).fit(ratings, progress=False)
-    per_it, wall = [], []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from implicit_als import busy_process  # noqa: E402
+
+
+def wall_fits(make, ratings, repeats):
+    """Whole fits by the wall clock, in ms per iteration, after one warm-up fit."""
+    make().fit(ratings, progress=False)
+    out = []
     for _ in range(repeats):
         start = time.perf_counter()
-        m = ExplicitALS(K, iterations=ITERATIONS, **kw).fit(ratings, progress=False)
-        wall.append(time.perf_counter() - start)
-        per_it.append(m.history_["seconds"][-1] / ITERATIONS)
-    return float(np.median(per_it)) * 1000, float(np.median(wall))
+        make().fit(ratings, progress=False)
+        out.append((time.perf_counter() - start) / ITERATIONS * 1e3)
+    return np.array(out)
+
+
+def spread(t):
+    return f"{np.median(t):.1f} [{t.min():.1f}-{t.max():.1f}]"
+
+
+def surprise_vs_default(repeats):
+    """Default ExplicitALS fit against Surprise SVD's default fit, whole fits, alternating."""
+    import pandas as pd
+    import surprise
+
+    print(f"\ndefault fit, whole fit by the wall clock (s), median [min-max] of {repeats}, "
+          "alternating; torch at 2 threads")
+    print(f"{'data':<17}{'ExplicitALS()':>22}{'Surprise SVD()':>22}{'ratio':>7}"
+          f"{'first fit (fresh process)':>27}")
+    for name in ("ml-100k", "ml-latest-small"):
+        train, _ = train_test_split(load_movielens(name, progress=False), 0.2, seed=0)
+        frame = pd.DataFrame({"u": train.users, "i": train.items, "r": train.values})
+        scale = (float(train.values.min()), float(train.values.max()))
+        trainset = surprise.Dataset.load_from_df(
+            frame, surprise.Reader(rating_scale=scale)).build_full_trainset()
+        ours, svd = [], []
+        ExplicitALS().fit(train, progress=False)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            ExplicitALS().fit(train, progress=False)
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            surprise.SVD(random_state=0).fit(trainset)
+            svd.append(time.perf_counter() - start)
+        code = ("import time, torch; torch.set_num_threads(2)\n"
+                "from als_lib import ExplicitALS, load_movielens, train_test_split\n"
+                f"tr, _ = train_test_split(load_movielens({name!r}, progress=False), 0.2, seed=0)\n"
+                "s = time.perf_counter(); ExplicitALS().fit(tr, progress=False)\n"
+                "print(time.perf_counter() - s)")
+        first = float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True, check=True).stdout.split()[-1])
+        ours, svd = np.array(ours), np.array(svd)
+        print(f"{name:<17}{np.median(ours):>9.3f} [{ours.min():.3f}-{ours.max():.3f}]"
+              f"{np.median(svd):>9.3f} [{svd.min():.3f}-{svd.max():.3f}]"
+              f"{np.median(ours) / np.median(svd):>7.2f}{first:>27.3f}", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--modes", default="idle,busy,threads8")
     ap.add_argument("--skip-cv", action="store_true", help="use lambda=0.13 instead of running the cross-validation")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
-          f"{platform.machine()}, k={K}, {ITERATIONS} iterations\n")
-
+    print(f"torch {torch.__version__}, {len(os.sched_getaffinity(0))} usable CPUs, "
+          f"{platform.processor() or platform.machine()}, k={K}, {ITERATIONS} iterations\n")
     ml = load_movielens("ml-100k", progress=False)
     syn = synthetic_ratings(6000, 4000, 1_000_000, rank=16, seed=0)
-    rows = []
-    for name, data, solver, target in (("ml-100k", ml, "cg", 10), ("ml-100k", ml, "cholesky", None),
-                                       ("synthetic 1M", syn, "cg", 100), ("synthetic 1M", syn, "cholesky", None)):
-        ms, wall = time_fit(data, repeats=5 if solver == "cg" else 1, reg=0.1, solver=solver)
-        rows.append((name, solver, ms, wall, target))
-    print(f"{'data':<14}{'solver':<10}{'ms/iteration':>14}{'fit wall (s)':>14}{'target (ms)':>13}")
-    for name, solver, ms, wall, target in rows:
-        verdict = "" if target is None else f"{'<= ' + str(target):>9} {'OK' if ms <= target else 'MISSED'}"
-        print(f"{name:<14}{solver:<10}{ms:14.1f}{wall:14.2f}   {verdict}")
+    print(f"ms per iteration = whole fit wall time / {ITERATIONS}, median [min-max] of "
+          f"{args.repeats} fits (1 for cholesky on 1M), threads=None")
+    print(f"{'data':<14}{'solver':<10}" + "".join(f"{m:>22}" for m in args.modes.split(","))
+          + "  threads used (last fit)")
+    for name, data in (("ml-100k", ml), ("synthetic 1M", syn)):
+        for solver in ("cg", "cholesky"):
+            reps = args.repeats if (solver == "cg" or name == "ml-100k") else 1
+            cells, used = [], []
+            for mode in args.modes.split(","):
+                torch.set_num_threads(8 if mode == "threads8" else 2)
+                last = {}
+
+                def make():
+                    last["m"] = ExplicitALS(K, iterations=ITERATIONS, solver=solver)
+                    return last["m"]
+                if mode == "busy":
+                    with busy_process():
+                        t = wall_fits(make, data, reps)
+                else:
+                    t = wall_fits(make, data, reps)
+                cells.append(spread(t))
+                used.append("".join(map(str, last["m"].history_["threads"][1:])))
+            print(f"{name:<14}{solver:<10}" + "".join(f"{c:>22}" for c in cells)
+                  + "  " + " / ".join(used), flush=True)
+    torch.set_num_threads(2)
+    try:
+        surprise_vs_default(args.repeats)
+    except ImportError:
+        print("\n(scikit-surprise not installed: pip install -r benchmarks/requirements.txt)")
 
     train, test = train_test_split(ml, test_fraction=0.2, seed=0)
     grid = [0.08, 0.09, 0.10, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16]
@@ -89,23 +154,6 @@ def main() -> None:
     gap = abs(results["cg"][0] - results["cholesky"][0])
     print(f"  CG vs exact: |difference| = {gap:.4f} (target <= 0.002: {'OK' if gap <= 0.002 else 'MISSED'})")
     print(f"  test RMSE target <= 0.910: {'OK' if results['cg'][0] <= 0.910 else 'MISSED'}")
-    try:
-        import surprise
-    except ImportError:
-        print("\n(scikit-surprise not installed: pip install -r benchmarks/requirements.txt to compare with Surprise SVD)")
-        return
-    reader = surprise.Reader(rating_scale=(1, 5))
-    frame = [(int(u), int(i), float(v)) for u, i, v in zip(train.users, train.items, train.values)]
-    import pandas as pd
-
-    trainset = surprise.Dataset.load_from_df(pd.DataFrame(frame, columns=["u", "i", "r"]), reader).build_full_trainset()
-    start = time.perf_counter()
-    svd = surprise.SVD(random_state=0).fit(trainset)
-    svd_secs = time.perf_counter() - start
-    pred = np.array([svd.predict(int(u), int(i)).est for u, i in zip(test.users, test.items)])
-    svd_rmse = float(np.sqrt(np.mean((pred - test.values) ** 2)))
-    print(f"  {'Surprise SVD ' + surprise.__version__ + ' (defaults)':<32}{svd_rmse:10.4f}{svd_secs:14.2f}")
-    print(f"  Surprise SVD fit time / ExplicitALS cg fit time = {svd_secs / results['cg'][1]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The library's shape: three layers that import only downwards, and no oversized module.
 
-data (the `als_lib.data` package) -> maths (metrics, objective, linalg) -> models (model,
+data (the `als_lib.data` package) -> maths (metrics, objective, linalg, threads) -> models (model,
 baselines, gd, als, implicit, evaluation, bayes, selection, spark). `show` and `plotting` are helpers for the book and import no layer.
 """
 
@@ -12,7 +12,7 @@ import pytest
 import als_lib
 
 ROOT = Path(als_lib.__file__).parent
-LAYERS = {"data": 0, "metrics": 1, "objective": 1, "linalg": 1, "implicit": 2, "evaluation": 2,
+LAYERS = {"data": 0, "metrics": 1, "objective": 1, "linalg": 1, "threads": 1, "implicit": 2, "evaluation": 2,
           "model": 2, "baselines": 2, "gd": 2, "als": 2, "bayes": 2, "selection": 2, "spark": 2, "show": 3, "plotting": 3}
 MODULES = sorted(p for p in ROOT.rglob("*.py") if p.name != "__init__.py" or p.parent != ROOT)
 
