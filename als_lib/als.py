@@ -516,9 +516,17 @@ class ExplicitALS(FactorModel):
         DivergenceError
             If the factors become NaN or infinite.
         """
+        r, data, eval_data = self._start_fit(ratings, eval_set)
+        p = self.params_
+        plan = ThreadPlan(self.threads, len(r.values) * p.k, p.U.device)
+        with plan, torch.no_grad():
+            self._iterate(r, data, eval_data, plan, track_objective, callback, progress)
+        return self
+
+    def _iterate(self, r, data, eval_data, plan, track_objective, callback, progress) -> None:
+        """The body of `fit`: both sides' ratings, then the iterations."""
         from tqdm import tqdm
 
-        r, data, eval_data = self._start_fit(ratings, eval_set)
         p, dt, dev = self.params_, self.dtype, self.params_.U.device
         w = self.weighted_reg
         users_side = Side.build(r.users, r.items, r.values, r.shape, w,
@@ -537,36 +545,33 @@ class ExplicitALS(FactorModel):
         self.history_["threads"].append(None)
         elapsed = 0.0
         solve = (self.reg, self.solver, self.cg_steps)   # how to solve
-        plan = ThreadPlan(self.threads, len(r.values) * p.k, dev)
-        with torch.no_grad():
-            for it in tqdm(range(1, self.iterations + 1),
-                           desc="ALS iterations", disable=not progress):
-                with plan:
-                    start = time.perf_counter()
-                    # item half-step: V and b_i with U and b_u fixed
-                    half_step(items_side, p.V, p.item_bias, p.U, p.user_bias,
-                              p.mu, *solve)
-                    _sync(dev)
-                    half_time = time.perf_counter() - start
-                    self._check_finite(it, "item")
-                    half_obj = None
-                    if track_objective:
-                        J = objective_terms(p, data, self.reg, w)
-                        half_obj = float(sum(J))
-                    start = time.perf_counter()
-                    # user half-step: U and b_u with V and b_i fixed
-                    half_step(users_side, p.U, p.user_bias, p.V, p.item_bias,
-                              p.mu, *solve)
-                    _sync(dev)
-                    seconds = half_time + time.perf_counter() - start
-                plan.record(seconds)
-                elapsed += seconds
-                self._check_finite(it, "user")
-                self._record(it, *track, elapsed, half_obj)
-                self.history_["threads"].append(plan.counts[-1])
-                if callback is not None and callback(it, self):
-                    break
-        return self
+        for it in tqdm(range(1, self.iterations + 1),
+                       desc="ALS iterations", disable=not progress):
+            plan.iteration()
+            start = time.perf_counter()
+            # item half-step: V and b_i with U and b_u fixed
+            half_step(items_side, p.V, p.item_bias, p.U, p.user_bias,
+                      p.mu, *solve)
+            _sync(dev)
+            half_time = time.perf_counter() - start
+            self._check_finite(it, "item")
+            half_obj = None
+            if track_objective:
+                J = objective_terms(p, data, self.reg, w)
+                half_obj = float(sum(J))
+            start = time.perf_counter()
+            # user half-step: U and b_u with V and b_i fixed
+            half_step(users_side, p.U, p.user_bias, p.V, p.item_bias,
+                      p.mu, *solve)
+            _sync(dev)
+            seconds = half_time + time.perf_counter() - start
+            plan.record(seconds)
+            elapsed += seconds
+            self._check_finite(it, "user")
+            self._record(it, *track, elapsed, half_obj)
+            self.history_["threads"].append(plan.counts[-1])
+            if callback is not None and callback(it, self):
+                break
 
     def _check_finite(self, it: int, side: str) -> None:
         if not all(bool(torch.isfinite(t).all())

@@ -548,6 +548,16 @@ class ImplicitALS(RankingScore, FactorModel):
 
         r, ev = self._check_inputs(ratings, eval_set)
         self._check_counts(r.values)
+        plan = ThreadPlan(self.threads, r.nnz * int(self.factors),
+                          torch.device(self.device))
+        with plan, torch.no_grad():
+            self._iterate(r, ev, plan, track_objective, callback, progress)
+        return self
+
+    def _iterate(self, r, ev, plan, track_objective, callback, progress) -> None:
+        """The body of `fit`: both sides, the initial factors, then the iterations."""
+        from tqdm import tqdm
+
         exact = self.solver == "cholesky"
         users, items = self.sides(r.to_csr(), exact)
         params = init_params(r.n_users, r.n_items, int(self.factors), 0.0,
@@ -561,32 +571,28 @@ class ImplicitALS(RankingScore, FactorModel):
         self._record(0, 0.0, track_objective, ev)
         self.history_["threads"].append(None)
         X, Y, elapsed = params.U, params.V, 0.0
-        plan = ThreadPlan(self.threads, r.nnz * int(self.factors), X.device)
-        with torch.no_grad():
-            for it in tqdm(range(1, self.iterations + 1),
-                           desc="implicit ALS iterations",
-                           disable=not progress):
-                with plan:
-                    start = time.perf_counter()
-                    # users first, then items (as Hu et al. and implicit)
-                    implicit_half_step(users, X, Y, self.solver, self.cg_steps)
-                    implicit_half_step(items, Y, X, self.solver, self.cg_steps)
-                    _sync(X.device)
-                    seconds = time.perf_counter() - start
-                plan.record(seconds)
-                elapsed += seconds
-                if not (bool(torch.isfinite(X).all())
-                        and bool(torch.isfinite(Y).all())):
-                    raise DivergenceError(
-                        f"the factors became non-finite at iteration {it}; "
-                        "check the counts for extreme values, use a "
-                        "smaller alpha or a larger reg, or fit in "
-                        "dtype=torch.float64.")
-                self._record(it, elapsed, track_objective, ev)
-                self.history_["threads"].append(plan.counts[-1])
-                if callback is not None and callback(it, self):
-                    break
-        return self
+        for it in tqdm(range(1, self.iterations + 1),
+                       desc="implicit ALS iterations", disable=not progress):
+            plan.iteration()
+            start = time.perf_counter()
+            # users first, then items (as Hu et al. and implicit)
+            implicit_half_step(users, X, Y, self.solver, self.cg_steps)
+            implicit_half_step(items, Y, X, self.solver, self.cg_steps)
+            _sync(X.device)
+            seconds = time.perf_counter() - start
+            plan.record(seconds)
+            elapsed += seconds
+            if not (bool(torch.isfinite(X).all())
+                    and bool(torch.isfinite(Y).all())):
+                raise DivergenceError(
+                    f"the factors became non-finite at iteration {it}; "
+                    "check the counts for extreme values, use a "
+                    "smaller alpha or a larger reg, or fit in "
+                    "dtype=torch.float64.")
+            self._record(it, elapsed, track_objective, ev)
+            self.history_["threads"].append(plan.counts[-1])
+            if callback is not None and callback(it, self):
+                break
 
     def _record(self, it, seconds, track, ev) -> None:
         h = self.history_

@@ -5,7 +5,7 @@ in a barrier. An ALS half-step is dozens of such operations, each with tens of m
 work. On an idle machine two threads make a fit faster; when another process holds a core, the
 thread that waits at a barrier spins while the thread holding the work waits for a core, and
 the same fit takes two to three times as long as on one thread (measured in Chapter 9 and
-``benchmarks/implicit_als.py --contention``). No count of threads is right on every machine, so
+``benchmarks/implicit_als.py --modes busy``). No count of threads is right on every machine, so
 a fit decides as it goes:
 
 1. the ceiling is the number of CPUs this process may really use: its affinity mask and its
@@ -13,14 +13,18 @@ a fit decides as it goes:
    more than torch's own setting (`torch.get_num_threads`);
 2. a problem too small to share (fewer than `MIN_SHARED_WORK` ratings times factors) runs on
    one thread;
-3. otherwise the fit times its iterations on both counts (the ceiling, then one thread, then
-   the ceiling again) and keeps the faster, probing the other count again every
-   `REPROBE_EVERY` iterations, since the load on a machine changes.
+3. otherwise it starts on as many threads as there are CPUs free, read from the number of
+   runnable tasks in ``/proc/loadavg`` (all of them when that file is missing), and it watches its
+   own iterations: an iteration on several threads that takes more than twice the fastest one
+   seen on that count means another process took a core, and the fit goes on one thread; while
+   on one thread it tries all of them again for one iteration when ``/proc/loadavg`` shows the
+   CPUs free, and otherwise after `FORCED_PROBE` iterations, then twice as many each time the
+   try loses (a host-wide ``/proc/loadavg`` in a container can look busy for ever).
 
 The thread count never changes the numbers a fit computes: every kernel of the fast paths sums
 in the same order on any number of threads (``tests/test_threads.py`` checks that factors are
-bit-for-bit equal). torch's process-wide setting is changed only around the half-steps and
-restored after each iteration, so evaluation and callbacks run at the caller's setting.
+bit-for-bit equal). torch's process-wide setting is changed for the length of ``fit`` (set-up,
+iterations, evaluation and callbacks) and restored when ``fit`` returns or raises.
 """
 
 from __future__ import annotations
@@ -31,16 +35,17 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["usable_cpus", "cgroup_cpu_quota", "thread_ceiling", "ThreadPlan",
-           "MIN_SHARED_WORK", "REPROBE_EVERY"]
+__all__ = ["usable_cpus", "cgroup_cpu_quota", "thread_ceiling", "busy_cpus", "ThreadPlan",
+           "MIN_SHARED_WORK", "FORCED_PROBE"]
 
 #: int: Below this many ratings times factors (|Omega| k), a fit runs on one thread. The smallest
 #: size measured on 2 idle cores (``benchmarks/threads_crossover.py``, 2,500 ratings at k = 64): two
 #: threads gained 3% (ImplicitALS) to 26% (ExplicitALS), well under a millisecond per iteration.
 MIN_SHARED_WORK = 160_000
 
-#: int: How often (in iterations) an adaptive fit tries the thread count it is not using.
-REPROBE_EVERY = 5
+#: int: After how many iterations on one thread a fit tries all of them again even when
+#: ``/proc/loadavg`` says the CPUs are busy (doubled after each try that loses).
+FORCED_PROBE = 20
 
 
 def cgroup_cpu_quota(root: str | os.PathLike = "/sys/fs/cgroup",
@@ -113,6 +118,27 @@ def usable_cpus() -> int:
     return max(1, n)
 
 
+def busy_cpus(loadavg: str | os.PathLike = "/proc/loadavg") -> int | None:
+    """How many tasks other than the caller are running or ready to run right now, system wide:
+    the fourth field of ``/proc/loadavg`` (``running/total``) less one for the caller.
+
+    Parameters
+    ----------
+    loadavg : path
+        The file to read.
+
+    Returns
+    -------
+    int or None
+        At least 0; None where the file cannot be read.
+    """
+    try:
+        running = int(Path(loadavg).read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)
+
+
 def thread_ceiling(threads: int | None = None) -> int:
     """The most threads a fit may use: ``threads`` if given, else `usable_cpus` capped by
     torch's own setting.
@@ -158,8 +184,18 @@ class ThreadPlan:
             top = 1
         self.top = top
         self.counts: list[int] = []
-        self.best: dict[int, float] = {}     # the latest time on each count
+        self.best: dict[int, float] = {}     # the fastest iteration seen on each count
+        self.current = top if self.fixed or top == 1 else self._free()
+        self.wait = FORCED_PROBE             # iterations on one thread before a forced try
+        self.since = 0                       # iterations on one thread since the last try
         self._saved = None
+
+    def _free(self) -> int:
+        """The threads that the CPUs free now can take, from 1 to the ceiling."""
+        busy = busy_cpus()
+        if busy is None:
+            return self.top
+        return max(1, min(self.top, usable_cpus() - busy))
 
     def next_count(self) -> int:
         """The thread count for the next iteration.
@@ -167,30 +203,43 @@ class ThreadPlan:
         Returns
         -------
         int
-            The fixed count; or, deciding: the ceiling, one thread and the ceiling again for
-            the first three iterations, then the faster of the two, with the other one tried
-            every `REPROBE_EVERY` iterations.
+            The fixed count; or, deciding: the current count, except for one iteration on all
+            the threads (a try) when on one thread and the CPUs look free, or after the forced
+            wait.
         """
-        if self.fixed or self.top == 1:
+        if self.fixed or self.top == 1 or self.current == self.top:
+            return self.current
+        if self._free() == self.top or self.since >= self.wait:
             return self.top
-        it = len(self.counts)
-        if it < 3:                        # probe: ceiling, one thread, ceiling
-            return (self.top, 1, self.top)[it]
-        keep = min(self.best, key=self.best.get)
-        other = 1 if keep == self.top else self.top
-        return other if (it - 3) % REPROBE_EVERY == REPROBE_EVERY - 1 else keep
+        return self.current
 
-    def __enter__(self) -> int:
-        n = self.next_count()
+    def __enter__(self) -> "ThreadPlan":
+        """Run the fit (set-up included) on the plan's count; torch's setting is restored on
+        leaving."""
         if self.cpu:
             self._saved = torch.get_num_threads()
-            if n != self._saved:
-                torch.set_num_threads(n)
+            self._set(self.current)
+        return self
+
+    def _set(self, n: int) -> None:
+        if self.cpu and torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+    def iteration(self) -> int:
+        """Set the thread count of the next iteration.
+
+        Returns
+        -------
+        int
+            The count (see `next_count`).
+        """
+        n = self.next_count()
+        self._set(n)
         self.counts.append(n)
         return n
 
     def record(self, seconds: float) -> None:
-        """Note the wall time of the iteration just run.
+        """Note the wall time of the iteration just run, and choose the count of the next.
 
         Parameters
         ----------
@@ -198,12 +247,24 @@ class ThreadPlan:
             Its wall-clock time, as the caller waited for it (contention included).
         """
         n = self.counts[-1]
-        # the first iteration also pays first-call costs: the probe on the ceiling repeats it
-        if len(self.counts) == 3 and n in self.best:
-            self.best[n] = min(self.best[n], seconds)
+        best = self.best.get(n)
+        self.best[n] = seconds if best is None else min(best, seconds)
+        if self.fixed or self.top == 1:
+            return
+        if n == self.top and self.current == self.top:
+            # several threads, slowed down: another process took a core
+            if best is not None and seconds > 2 * best:
+                self.current, self.since = 1, 0
+        elif n == self.top:                  # a try from one thread
+            one = self.best.get(1)
+            if one is None or seconds < one:
+                self.current = self.top
+            else:
+                self.wait, self.since = 2 * self.wait, 0
         else:
-            self.best[n] = seconds
+            self.since += 1
+        self._set(self.current)
 
     def __exit__(self, *exc) -> None:
-        if self.cpu and self._saved is not None and torch.get_num_threads() != self._saved:
-            torch.set_num_threads(self._saved)
+        if self._saved is not None:
+            self._set(self._saved)

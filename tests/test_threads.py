@@ -7,8 +7,8 @@ import torch
 
 import als_lib
 from als_lib import BayesianALS, ExplicitALS, ImplicitALS
-from als_lib.threads import (MIN_SHARED_WORK, REPROBE_EVERY, ThreadPlan, cgroup_cpu_quota,
-                             thread_ceiling, usable_cpus)
+from als_lib.threads import (FORCED_PROBE, MIN_SHARED_WORK, ThreadPlan, busy_cpus,
+                             cgroup_cpu_quota, thread_ceiling, usable_cpus)
 
 CPU = torch.device("cpu")
 
@@ -76,34 +76,65 @@ def test_a_small_problem_runs_on_one_thread(monkeypatch):
     assert ThreadPlan(2, 10, CPU).next_count() == 2    # unless the count is fixed
 
 
-def _run(plan, seconds_of):
-    """Run 13 iterations with the given time per thread count."""
+def test_busy_cpus_reads_the_runnable_tasks(tmp_path):
+    f = tmp_path / "loadavg"
+    f.write_text("0.50 0.40 0.30 3/211 12345\n")
+    assert busy_cpus(f) == 2                      # less the caller itself
+    assert busy_cpus(tmp_path / "absent") is None
+
+
+def _plan(monkeypatch, busy):
+    """A plan with a ceiling of 2 on 2 CPUs, and ``busy[0]`` other tasks running."""
+    monkeypatch.setattr(als_lib.threads, "thread_ceiling", lambda threads=None: 2)
+    monkeypatch.setattr(als_lib.threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(als_lib.threads, "busy_cpus", lambda: busy[0])
+    return ThreadPlan(None, MIN_SHARED_WORK, CPU)
+
+
+def _run(plan, seconds_of, n=13):
+    """Run n iterations with the given time per thread count."""
     saved = torch.get_num_threads()
-    for _ in range(13):
-        with plan as n:
-            assert torch.get_num_threads() == n
-        assert torch.get_num_threads() == saved        # restored after each iteration
-        plan.record(seconds_of[n])
-    return plan.counts
+    with plan:
+        for _ in range(n):
+            k = plan.iteration()
+            assert torch.get_num_threads() == k
+            plan.record(seconds_of[k])
+    assert torch.get_num_threads() == saved            # restored when the fit ends
+    return plan.counts[-n:]
 
 
-def test_the_plan_probes_then_keeps_the_faster_count(monkeypatch):
-    monkeypatch.setattr(als_lib.threads, "thread_ceiling", lambda threads=None: 2)
-    idle = _run(ThreadPlan(None, MIN_SHARED_WORK, CPU), {2: 1.0, 1: 1.6})
-    busy = _run(ThreadPlan(None, MIN_SHARED_WORK, CPU), {2: 3.0, 1: 1.6})
-    assert idle[:3] == [2, 1, 2] and busy[:3] == [2, 1, 2]
-    # after the probes, the faster count, with the other one tried every REPROBE_EVERY
-    assert idle[3:].count(2) == 10 - 10 // REPROBE_EVERY
-    assert busy[3:].count(1) == 10 - 10 // REPROBE_EVERY
+def test_an_idle_machine_gets_every_thread(monkeypatch):
+    assert _run(_plan(monkeypatch, [0]), {2: 1.0, 1: 1.6}) == [2] * 13
 
 
-def test_the_plan_follows_a_change_of_load(monkeypatch):
-    monkeypatch.setattr(als_lib.threads, "thread_ceiling", lambda threads=None: 2)
-    plan = ThreadPlan(None, MIN_SHARED_WORK, CPU)
-    _run(plan, {2: 1.0, 1: 1.6})                       # idle: two threads
-    assert plan.next_count() in (1, 2)
-    counts = _run(plan, {2: 3.0, 1: 1.6})              # then a busy machine
-    assert counts[-3:] == [1, 1, 1] or counts[-2:] == [1, 1]
+def test_a_busy_machine_gets_one_thread_without_a_slow_try(monkeypatch):
+    # one other task on 2 CPUs: one thread from the start, no try while the CPUs stay busy
+    assert _run(_plan(monkeypatch, [1]), {2: 9.0, 1: 1.6}, n=FORCED_PROBE - 1) == \
+        [1] * (FORCED_PROBE - 1)
+
+
+def test_contention_that_starts_during_the_fit_is_left_at_once(monkeypatch):
+    busy = [0]
+    plan = _plan(monkeypatch, busy)
+    _run(plan, {2: 1.0, 1: 1.6}, n=3)
+    busy[0] = 1
+    assert _run(plan, {2: 3.0, 1: 1.6}, n=4) == [2, 1, 1, 1]
+
+
+def test_all_threads_come_back_when_the_cpus_are_free_again(monkeypatch):
+    busy = [1]
+    plan = _plan(monkeypatch, busy)
+    _run(plan, {2: 9.0, 1: 1.6}, n=3)
+    busy[0] = 0
+    assert _run(plan, {2: 1.0, 1: 1.6}, n=3) == [2, 2, 2]
+
+
+def test_a_busy_looking_host_still_tries_all_threads_with_back_off(monkeypatch):
+    # /proc/loadavg of a busy host (a container): tries after FORCED_PROBE, then twice as long
+    plan = _plan(monkeypatch, [40])
+    counts = _run(plan, {2: 9.0, 1: 1.6}, n=3 * FORCED_PROBE + 3)
+    tries = [j for j, k in enumerate(counts) if k == 2]
+    assert tries == [FORCED_PROBE, 3 * FORCED_PROBE + 1]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
