@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .linalg import conjugate_gradient, spd_solve, torch_csr
+from .linalg import all_finite, conjugate_gradient, spd_solve, torch_csr
 from .model import (
     DivergenceError,
     FactorModel,
@@ -202,6 +202,24 @@ class ColumnBlock:
     values: torch.Tensor
     col: torch.Tensor
 
+    def centred(self, mu: float) -> torch.Tensor:
+        """``values - mu``, computed once per ``mu`` and kept.
+
+        Parameters
+        ----------
+        mu : float
+            The global mean.
+
+        Returns
+        -------
+        torch.Tensor
+            The centred ratings, in the order of ``pattern``.
+        """
+        cached = self.__dict__.get("_centred")
+        if cached is None or cached[0] != mu:
+            cached = self._centred = (mu, self.values - mu)
+        return cached[1]
+
 
 #: int: Bytes of the other side's rows that one block of a sparse product may gather: 512 KB,
 #: which stays in a core's L2 cache on the CPUs we measured (Chapter 9). Beyond it, gathers
@@ -277,7 +295,8 @@ def sampled_product(blocks: list[ColumnBlock], P: torch.Tensor,
         E = torch.sparse.sampled_addmm(b.pattern, P, Yb.T, beta=0.0,
                                        out=b.pattern)
         if targets is not None:
-            E.values().neg_().add_(targets[j])     # t_ui - p_u . y_i
+            e = E.values()
+            torch.sub(targets[j], e, out=e)     # t_ui - p_u . y_i
         out.addmm_(E, Yb)                   # out_u += sum_i e_ui y_i
     return out
 
@@ -320,8 +339,8 @@ def half_step(side: Side, X: torch.Tensor, x_bias: torch.Tensor | None,
         # the ratings in column blocks whose rows of Yt fit in cache
         blocks = side.column_blocks(Yt.shape[1] * Yt.element_size())
         # the targets r~_ui = r_ui - mu - b_i at the observed pairs
-        targets = [b.values - mu if y_bias is None
-                   else b.values - mu - y_bias[b.col] for b in blocks]
+        targets = [b.centred(mu) if y_bias is None
+                   else b.centred(mu) - y_bias[b.col] for b in blocks]
 
         def matvec(P: torch.Tensor) -> torch.Tensor:
             # (Y_I^T Y_I + lambda w I) p for all rows, never forming Y_I^T Y_I
@@ -516,10 +535,11 @@ class ExplicitALS(FactorModel):
         DivergenceError
             If the factors become NaN or infinite.
         """
-        r, data, eval_data = self._start_fit(ratings, eval_set)
-        p = self.params_
-        plan = ThreadPlan(self.threads, len(r.values) * p.k, p.U.device)
-        with plan, torch.no_grad():
+        check_threads(self.threads)     # before the plan uses it
+        # the whole fit, set-up included, on the plan's threads
+        with ThreadPlan(self.threads, None, self.device) as plan, torch.no_grad():
+            r, data, eval_data = self._start_fit(ratings, eval_set)
+            plan.set_work(len(r.values) * self.params_.k)
             self._iterate(r, data, eval_data, plan, track_objective, callback, progress)
         return self
 
@@ -574,8 +594,9 @@ class ExplicitALS(FactorModel):
                 break
 
     def _check_finite(self, it: int, side: str) -> None:
-        if not all(bool(torch.isfinite(t).all())
-                   for t in self.params_.tensors()):
+        p = self.params_
+        if not (all_finite(p.V, p.item_bias) if side == "item"
+                else all_finite(p.U, p.user_bias)):
             raise DivergenceError(
                 f"the {side} factors became non-finite at iteration {it}. "
                 "ALS has no step size to blow up, so this comes from the "

@@ -45,7 +45,7 @@ import torch
 
 from .data import index_array
 from .evaluation import RankingScore
-from .linalg import conjugate_gradient, spd_solve, torch_csr
+from .linalg import all_finite, conjugate_gradient, spd_solve, torch_csr
 from .model import (
     DivergenceError,
     FactorModel,
@@ -246,25 +246,26 @@ def implicit_half_step(side: ImplicitSide, X: torch.Tensor, Y: torch.Tensor,
         return
     YT = Y.T
     conf1 = side.pattern.values()
+    # each torch call on the CPU is a parallel region that ends in a barrier:
+    # the dense products come first and the sparse sums are added into them
     S = torch.sparse.sampled_addmm(side.pattern, X, YT, beta=0.0,
                                    out=side.out)
     w = S.values()
-    w.mul_(conf1).neg_().add_(side.conf)       # c - (c - 1) x.y
-    R = S @ Y
-    R.addmm_(X, G, alpha=-1.0)
+    torch.addcmul(side.conf, conf1, w, value=-1.0, out=w)   # c - (c - 1) x.y
+    R = X @ -G                                  # - (Y^T Y + lambda I) x
     if ridge is not None:
         R.addcmul_(ridge, X, value=-1.0)
+    R.addmm_(S, Y)                              # + sum_i w_ui y_i
 
     def matvec(P: torch.Tensor) -> torch.Tensor:
         # (Y^T Y + lambda_u I + Y^T (C_u - I) Y) p, without forming it
         S = torch.sparse.sampled_addmm(side.pattern, P, YT, beta=0.0,
                                        out=side.out)
         S.values().mul_(conf1)
-        AP = S @ Y
-        AP.addmm_(P, G)
+        AP = P @ G
         if ridge is not None:
             AP.addcmul_(ridge, P)
-        return AP
+        return AP.addmm_(S, Y)
 
     conjugate_gradient(matvec, None, X, steps=cg_steps, r0=R, inplace=True)
     if side.any_cold:
@@ -546,11 +547,12 @@ class ImplicitALS(RankingScore, FactorModel):
         """
         from tqdm import tqdm
 
-        r, ev = self._check_inputs(ratings, eval_set)
-        self._check_counts(r.values)
-        plan = ThreadPlan(self.threads, r.nnz * int(self.factors),
-                          torch.device(self.device))
-        with plan, torch.no_grad():
+        check_threads(self.threads)     # before the plan uses it
+        # the whole fit, set-up included, on the plan's threads
+        with ThreadPlan(self.threads, None, self.device) as plan, torch.no_grad():
+            r, ev = self._check_inputs(ratings, eval_set)
+            self._check_counts(r.values)
+            plan.set_work(r.nnz * int(self.factors))
             self._iterate(r, ev, plan, track_objective, callback, progress)
         return self
 
@@ -582,8 +584,7 @@ class ImplicitALS(RankingScore, FactorModel):
             seconds = time.perf_counter() - start
             plan.record(seconds)
             elapsed += seconds
-            if not (bool(torch.isfinite(X).all())
-                    and bool(torch.isfinite(Y).all())):
+            if not all_finite(X, Y):
                 raise DivergenceError(
                     f"the factors became non-finite at iteration {it}; "
                     "check the counts for extreme values, use a "

@@ -29,7 +29,7 @@ __all__ = [
     "LUFactors", "lu_factor", "lu_solve", "forward_substitution",
     "back_substitution", "cholesky", "spd_solve", "conjugate_gradient",
     "CGResult", "SingularMatrixError", "NotPositiveDefiniteError",
-    "torch_csr", "ratings_csr",
+    "torch_csr", "ratings_csr", "all_finite",
 ]
 
 
@@ -439,6 +439,34 @@ class CGResult:
     residual_norms: torch.Tensor
 
 
+def all_finite(*tensors: torch.Tensor) -> bool:
+    """Whether every entry of every tensor is finite, with one reduction each: the float64 sum
+    of a float32 tensor is finite exactly when every entry is (NaN and infinities carry through
+    the sum, and float32 values cannot overflow it), and a float64 tensor whose sum overflows
+    is reported as not finite. ``torch.isfinite(t).all()`` takes five parallel regions on the
+    CPU; the sum takes one.
+
+    Parameters
+    ----------
+    *tensors : torch.Tensor
+        The tensors to check (None entries are skipped).
+
+    Returns
+    -------
+    bool
+        True if all are finite.
+    """
+    return all(bool(torch.isfinite(t.sum(dtype=torch.float64)))
+               for t in tensors if t is not None)
+
+
+def _dots(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The dot product of each pair of rows, :math:`\\mathbf{a}_j^\\top\\mathbf{b}_j`, as one
+    batched matrix product ((..., 1, n) @ (..., n, 1)): one parallel region on the CPU, where
+    ``torch.linalg.vecdot`` takes two (a product, then a sum)."""
+    return (a.unsqueeze(-2) @ b.unsqueeze(-1)).squeeze(-1).squeeze(-1)
+
+
 def conjugate_gradient(
     A: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
     b: torch.Tensor | None,
@@ -528,7 +556,7 @@ def conjugate_gradient(
     if steps < 0:
         raise ValueError(f"steps must be >= 0; got {steps}.")
     p = r.clone()
-    rs = (r * r).sum(-1)
+    rs = _dots(r, r)
     history = [rs]
     stop = None if tol is None else (tol * tol) * rs
     tiny = torch.finfo(rs.dtype).tiny
@@ -537,11 +565,11 @@ def conjugate_gradient(
         # alpha = r.r / p.Ap per system; a system with r = 0 (converged, or
         # no equations) has p = 0 and gets alpha = 0 (for SPD A, p.Ap = 0
         # only when p = 0)
-        pAp = torch.linalg.vecdot(p, Ap).clamp_min(tiny)
+        pAp = _dots(p, Ap).clamp_min(tiny)
         alpha = (rs / pAp).unsqueeze(-1)
         x.addcmul_(alpha, p)
         r.addcmul_(alpha, Ap, value=-1.0)
-        rs_new = torch.linalg.vecdot(r, r)
+        rs_new = _dots(r, r)
         history.append(rs_new)
         if stop is not None and bool((rs_new <= stop).all()):
             break

@@ -165,9 +165,10 @@ class ThreadPlan:
     ----------
     threads : int or None
         The model's ``threads``: a fixed count, or None to decide (see the module docstring).
-    work : int
-        Ratings times factors, :math:`|\\Omega| k`: the size of one sparse pass.
-    device : torch.device
+    work : int or None
+        Ratings times factors, :math:`|\\Omega| k`: the size of one sparse pass; None when not
+        known yet (`set_work` gives it once the ratings are read).
+    device : str or torch.device
         Threads matter only on the CPU; elsewhere the plan does nothing.
 
     Attributes
@@ -176,11 +177,11 @@ class ThreadPlan:
         The thread count each iteration ran on (for ``history_["threads"]``).
     """
 
-    def __init__(self, threads: int | None, work: int, device: torch.device):
-        self.cpu = torch.device(device).type == "cpu"
+    def __init__(self, threads: int | None, work: int | None, device):
+        self.cpu = str(getattr(device, "type", device)).split(":")[0] == "cpu"
         self.fixed = threads is not None
         top = thread_ceiling(threads)
-        if not self.fixed and work < MIN_SHARED_WORK:
+        if not self.fixed and work is not None and work < MIN_SHARED_WORK:
             top = 1
         self.top = top
         self.counts: list[int] = []
@@ -189,6 +190,19 @@ class ThreadPlan:
         self.wait = FORCED_PROBE             # iterations on one thread before a forced try
         self.since = 0                       # iterations on one thread since the last try
         self._saved = None
+
+    def set_work(self, work: int) -> None:
+        """Give the size of the problem once the ratings are read: below `MIN_SHARED_WORK` the
+        fit runs on one thread (unless the count is fixed).
+
+        Parameters
+        ----------
+        work : int
+            Ratings times factors.
+        """
+        if not self.fixed and work < MIN_SHARED_WORK:
+            self.top = self.current = 1
+            self._set(1)
 
     def _free(self) -> int:
         """The threads that the CPUs free now can take, from 1 to the ceiling."""

@@ -7,7 +7,8 @@
    (``threads=None``): the whole ``fit`` by the wall clock (set-up included) / 15, median and
    range of ``--repeats`` fits after one warm-up, under each mode: ``idle`` (torch at 2 threads),
    ``busy`` (the same, with one busy process pinned to the last CPU, started and killed by this
-   script, by its process id) and ``threads8`` (torch at 8 threads on this machine's CPUs).
+   script, by its process id) and ``threadsN`` (torch at N threads on this machine's CPUs, e.g.
+   ``threads4``, ``threads8``).
 2. The default fit against Surprise SVD's default fit (its defaults: 100 factors, 20 epochs),
    whole fits by the wall clock, alternating, on the book's 80/20 split of ml-100k and of
    ml-latest-small; and the first ExplicitALS fit in a fresh process.
@@ -101,14 +102,14 @@ def main() -> None:
     syn = synthetic_ratings(6000, 4000, 1_000_000, rank=16, seed=0)
     print(f"ms per iteration = whole fit wall time / {ITERATIONS}, median [min-max] of "
           f"{args.repeats} fits (1 for cholesky on 1M), threads=None")
-    print(f"{'data':<14}{'solver':<10}" + "".join(f"{m:>22}" for m in args.modes.split(","))
+    print(f"{'data':<14}{'solver':<10}" + "".join(f" {m:>22}" for m in args.modes.split(","))
           + "  threads used (last fit)")
     for name, data in (("ml-100k", ml), ("synthetic 1M", syn)):
         for solver in ("cg", "cholesky"):
             reps = args.repeats if (solver == "cg" or name == "ml-100k") else 1
             cells, used = [], []
             for mode in args.modes.split(","):
-                torch.set_num_threads(8 if mode == "threads8" else 2)
+                torch.set_num_threads(int(mode[7:]) if mode.startswith("threads") else 2)
                 last = {}
 
                 def make():
@@ -121,7 +122,7 @@ def main() -> None:
                     t = wall_fits(make, data, reps)
                 cells.append(spread(t))
                 used.append("".join(map(str, last["m"].history_["threads"][1:])))
-            print(f"{name:<14}{solver:<10}" + "".join(f"{c:>22}" for c in cells)
+            print(f"{name:<14}{solver:<10}" + "".join(f" {c:>22}" for c in cells)
                   + "  " + " / ".join(used), flush=True)
     torch.set_num_threads(2)
     try:

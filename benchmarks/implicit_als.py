@@ -16,7 +16,7 @@ process per library. Conditions (``--modes``):
 - ``idle``: torch at 2 threads, nothing else running;
 - ``busy``: the same, with one busy process (a Python loop) pinned to the last CPU, started before
   the fits and killed after them by this script, by its process id;
-- ``threads8``: torch (and implicit) at 8 threads on this machine's CPUs, as a container that
+- ``threads4``, ``threads8`` (``threadsN``): torch (and implicit) at N threads on this machine's CPUs, as a container that
   sees the host's cores starts them.
 
 Both start from ImplicitALS's seeded initial factors and update the users first, so they run the
@@ -193,7 +193,7 @@ def main() -> None:
         train, test = als_lib.per_user_holdout(data, fraction=0.2, seed=0)
         C = implicit_matrix(train, args.alpha)
         for mode in args.modes.split(","):
-            threads = 8 if mode == "threads8" else THREADS
+            threads = int(mode[7:]) if mode.startswith("threads") else THREADS
             torch.set_num_threads(threads)
             if mode == "busy":
                 with busy_process():

@@ -176,3 +176,27 @@ def test_cg_leaves_a_zero_system_alone():
 def test_lu_factors_type():
     f = lu_factor(torch.eye(3))
     assert isinstance(f, LUFactors) and torch.equal(f.P, torch.eye(3))
+
+
+def test_all_finite_sees_every_nan_and_infinity():
+    from als_lib.linalg import all_finite
+
+    for dtype in (torch.float32, torch.float64):
+        big = torch.full((1000, 64), torch.finfo(torch.float32).max, dtype=dtype)
+        assert all_finite(big, None)                      # float32's largest values: no overflow
+        for bad in (float("nan"), float("inf"), -float("inf")):
+            t = torch.zeros(300, 7, dtype=dtype)
+            t[123, 4] = bad
+            assert not all_finite(big, t)
+        both = torch.zeros(4, dtype=dtype)
+        both[0], both[1] = float("inf"), -float("inf")     # they cancel to NaN, still caught
+        assert not all_finite(both)
+
+
+def test_batched_dots_equal_vecdot():
+    from als_lib.linalg import _dots
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(50, 9, generator=g, dtype=torch.float64), torch.randn(50, 9, generator=g, dtype=torch.float64)
+    assert torch.allclose(_dots(a, b), torch.linalg.vecdot(a, b))
+    assert _dots(a[0], b[0]).shape == ()
