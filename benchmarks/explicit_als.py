@@ -121,7 +121,7 @@ def main() -> None:
                 else:
                     t = wall_fits(make, data, reps)
                 cells.append(spread(t))
-                used.append("".join(map(str, last["m"].history_["threads"][1:])))
+                used.append("".join(map(str, last["m"].history_.get("threads", [None, "-"])[1:])))
             print(f"{name:<14}{solver:<10}" + "".join(f" {c:>22}" for c in cells)
                   + "  " + " / ".join(used), flush=True)
     torch.set_num_threads(2)

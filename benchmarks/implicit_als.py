@@ -202,7 +202,7 @@ def main() -> None:
             else:
                 t_impl, t_ours, impl, ours = wall_fits(train, C, args.reg, args.alpha,
                                                        args.repeats)
-            used = sorted(set(ours.history_["threads"][1:]))
+            used = sorted(set(ours.history_.get("threads", [None, "-"])[1:]))
             ratio = np.median(t_ours) / np.median(t_impl)
             print(f"{name:<16}{mode:<9}{spread(t_impl):>20}  {spread(t_ours):>20}  "
                   f"{ratio:>5.2f}  {','.join(map(str, used)):>12}", flush=True)
