@@ -21,9 +21,9 @@ a fit decides as it goes:
    CPUs free, and otherwise after `FORCED_PROBE` iterations, then twice as many each time the
    try loses (a host-wide ``/proc/loadavg`` in a container can look busy for ever).
 
-The thread count never changes the numbers a fit computes: every kernel of the fast paths sums
-in the same order on any number of threads (``tests/test_threads.py`` checks that factors are
-bit-for-bit equal). torch's process-wide setting is changed for the length of ``fit`` (set-up,
+The thread count does not change the numbers a fit computes: the fast paths' kernels split their
+work by rows, not inside a sum (on the development machine the factors are equal bit for bit on
+one and two threads; ``tests/test_threads.py`` checks them to float32's last bits). torch's process-wide setting is changed for the length of ``fit`` (set-up,
 iterations, evaluation and callbacks) and restored when ``fit`` returns or raises.
 """
 
