@@ -444,11 +444,15 @@ class ExplicitALS(FactorModel):
     dtype : torch.dtype
         torch.float32 or torch.float64.
     threads : int, optional
-        CPU threads for the half-steps. None (the default) decides per fit
+        CPU threads for the fit. None (the default) decides per fit
         (`als_lib.threads`): at most the CPUs this process may use and
-        torch's setting, one thread for small problems, and otherwise the
-        faster of the two counts as timed during the fit, so that a busy
-        machine does not stall it. torch's setting is restored afterwards.
+        torch's setting; one thread for small problems; otherwise as many
+        as there are CPUs free when the fit starts, and one thread from the
+        iteration on which several slow down to twice their best, so that a
+        busy machine does not stall it. torch's setting is restored
+        afterwards. Chosen so because one thread is never much slower on
+        the 2-core machines measured and two threads can be more than twice
+        as slow beside a busy process (Chapters 6 and 9).
 
     Attributes
     ----------

@@ -3,9 +3,9 @@ r"""How many threads a fit uses (Chapter 9, "Threads on a shared machine").
 Every torch operation on a large enough CPU tensor runs as an OpenMP parallel region that ends
 in a barrier. An ALS half-step is dozens of such operations, each with tens of microseconds of
 work. On an idle machine two threads make a fit faster; when another process holds a core, the
-thread that waits at a barrier spins while the thread holding the work waits for a core, and
-the same fit takes two to three times as long as on one thread (measured in Chapter 9 and
-``benchmarks/implicit_als.py --modes busy``). No count of threads is right on every machine, so
+thread whose share of a region runs on that core finishes late, the other waits for it at the
+barrier, and the same fit can take more than twice as long as on one thread (measured in
+Chapters 6 and 9 and by ``benchmarks/implicit_als.py --modes busy``). No count of threads is right on every machine, so
 a fit decides as it goes:
 
 1. the ceiling is the number of CPUs this process may really use: its affinity mask and its
@@ -118,14 +118,35 @@ def usable_cpus() -> int:
     return max(1, n)
 
 
-def busy_cpus(loadavg: str | os.PathLike = "/proc/loadavg") -> int | None:
-    """How many tasks other than the caller are running or ready to run right now, system wide:
-    the fourth field of ``/proc/loadavg`` (``running/total``) less one for the caller.
+def _own_running(task_dir: str | os.PathLike = "/proc/self/task") -> int:
+    """How many of this process's threads are running or ready to run (state R), at least 1."""
+    n = 0
+    try:
+        for task in Path(task_dir).iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue
+            # "pid (comm) S ...": the state follows the last parenthesis
+            if stat[stat.rfind(")") + 2:stat.rfind(")") + 3] == "R":
+                n += 1
+    except OSError:
+        pass
+    return max(1, n)
+
+
+def busy_cpus(loadavg: str | os.PathLike = "/proc/loadavg",
+              task_dir: str | os.PathLike = "/proc/self/task") -> int | None:
+    """How many tasks of other processes are running or ready to run right now, system wide:
+    the fourth field of ``/proc/loadavg`` (``running/total``) less this process's own running
+    threads (the caller, and OpenMP workers still spinning after a parallel region).
 
     Parameters
     ----------
     loadavg : path
         The file to read.
+    task_dir : path
+        This process's threads (``/proc/self/task``).
 
     Returns
     -------
@@ -136,7 +157,7 @@ def busy_cpus(loadavg: str | os.PathLike = "/proc/loadavg") -> int | None:
         running = int(Path(loadavg).read_text().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return None
-    return max(0, running - 1)
+    return max(0, running - _own_running(task_dir))
 
 
 def thread_ceiling(threads: int | None = None) -> int:
@@ -184,6 +205,7 @@ class ThreadPlan:
         if not self.fixed and work is not None and work < MIN_SHARED_WORK:
             top = 1
         self.top = top
+        self.usable = usable_cpus()
         self.counts: list[int] = []
         self.best: dict[int, float] = {}     # the fastest iteration seen on each count
         self.current = top if self.fixed or top == 1 else self._free()
@@ -209,7 +231,7 @@ class ThreadPlan:
         busy = busy_cpus()
         if busy is None:
             return self.top
-        return max(1, min(self.top, usable_cpus() - busy))
+        return max(1, min(self.top, self.usable - busy))
 
     def next_count(self) -> int:
         """The thread count for the next iteration.

@@ -76,10 +76,15 @@ def test_a_small_problem_runs_on_one_thread(monkeypatch):
     assert ThreadPlan(2, 10, CPU).next_count() == 2    # unless the count is fixed
 
 
-def test_busy_cpus_reads_the_runnable_tasks(tmp_path):
+def test_busy_cpus_reads_the_runnable_tasks_of_other_processes(tmp_path):
     f = tmp_path / "loadavg"
-    f.write_text("0.50 0.40 0.30 3/211 12345\n")
-    assert busy_cpus(f) == 2                      # less the caller itself
+    f.write_text("0.50 0.40 0.30 4/211 12345\n")
+    tasks = tmp_path / "task"
+    for tid, state in ((10, "R"), (11, "S"), (12, "R")):     # two of our own threads run
+        (tasks / str(tid)).mkdir(parents=True)
+        (tasks / str(tid) / "stat").write_text(f"{tid} (python (x)) {state} 1 2 3\n")
+    assert busy_cpus(f, tasks) == 2
+    assert busy_cpus(f, tmp_path / "no_tasks") == 3           # the caller at least
     assert busy_cpus(tmp_path / "absent") is None
 
 
