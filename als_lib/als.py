@@ -541,13 +541,16 @@ class ExplicitALS(FactorModel):
         """
         check_threads(self.threads)     # before the plan uses it
         # the whole fit, set-up included, on the plan's threads
-        with ThreadPlan(self.threads, None, self.device) as plan, torch.no_grad():
+        plan = ThreadPlan(self.threads, None, self.device)
+        with plan, torch.no_grad():
             r, data, eval_data = self._start_fit(ratings, eval_set)
             plan.set_work(len(r.values) * self.params_.k)
-            self._iterate(r, data, eval_data, plan, track_objective, callback, progress)
+            self._iterate(r, data, eval_data, plan, track_objective,
+                          callback, progress)
         return self
 
-    def _iterate(self, r, data, eval_data, plan, track_objective, callback, progress) -> None:
+    def _iterate(self, r, data, eval_data, plan, track_objective, callback,
+                 progress) -> None:
         """The body of `fit`: both sides' ratings, then the iterations."""
         from tqdm import tqdm
 

@@ -549,7 +549,8 @@ class ImplicitALS(RankingScore, FactorModel):
 
         check_threads(self.threads)     # before the plan uses it
         # the whole fit, set-up included, on the plan's threads
-        with ThreadPlan(self.threads, None, self.device) as plan, torch.no_grad():
+        plan = ThreadPlan(self.threads, None, self.device)
+        with plan, torch.no_grad():
             r, ev = self._check_inputs(ratings, eval_set)
             self._check_counts(r.values)
             plan.set_work(r.nnz * int(self.factors))

@@ -41,7 +41,8 @@ def test_search_scores_each_candidate_on_validation_and_keeps_the_best():
     assert np.allclose(scores, want)
     assert res.best_params == cands[int(np.argmax(scores))] and res.best_score == max(scores)
     assert res.seconds == pytest.approx(sum(r["seconds"] for r in res.results))
-    assert base.reg == 0.05 and getattr(base, "params_", None) is None   # untouched
+    assert base.get_params() == ExplicitALS(4, iterations=3).get_params()   # untouched
+    assert getattr(base, "params_", None) is None
     with pytest.raises(ValueError, match="candidates is empty"):
         search(base, [], TRAIN, VALID)
     with pytest.raises(ValueError, match="'rank' is not a parameter of ExplicitALS"):
