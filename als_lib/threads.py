@@ -38,7 +38,7 @@ import torch
 __all__ = ["usable_cpus", "cgroup_cpu_quota", "thread_ceiling", "busy_cpus", "ThreadPlan",
            "MIN_SHARED_WORK", "FORCED_PROBE"]
 
-#: int: Below this many ratings times factors (|Omega| k), a fit runs on one thread. The smallest
+#: int: Below this many ratings times factors, a fit runs on one thread. The smallest
 #: size measured on 2 idle cores (``benchmarks/threads_crossover.py``, 2,500 ratings at k = 64): two
 #: threads gained 3% (ImplicitALS) to 26% (ExplicitALS), well under a millisecond per iteration.
 MIN_SHARED_WORK = 160_000
@@ -59,9 +59,9 @@ def cgroup_cpu_quota(root: str | os.PathLike = "/sys/fs/cgroup",
 
     Parameters
     ----------
-    root : path
+    root : str or os.PathLike
         Where the cgroup file system is mounted.
-    proc_cgroup : path
+    proc_cgroup : str or os.PathLike
         The file that names this process's cgroups.
 
     Returns
@@ -143,9 +143,9 @@ def busy_cpus(loadavg: str | os.PathLike = "/proc/loadavg",
 
     Parameters
     ----------
-    loadavg : path
+    loadavg : str or os.PathLike
         The file to read.
-    task_dir : path
+    task_dir : str or os.PathLike
         This process's threads (``/proc/self/task``).
 
     Returns
