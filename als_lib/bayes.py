@@ -334,7 +334,7 @@ class BayesianALS(Recommender):
         Of the stored samples and the sums over ratings (the k x k
         Cholesky factorisations are always float64).
     threads : int, optional
-        CPU threads for the sweeps; None (the default) decides per fit
+        CPU threads for the fit (set-up and sweeps); None (the default) decides per fit
         (`als_lib.threads`), as `ExplicitALS` does.
 
     Attributes
@@ -404,9 +404,17 @@ class BayesianALS(Recommender):
         FloatingPointError
             If a sweep produces non-finite values (extreme ratings, or float32 overflow).
         """
+        r, ev = self._check_inputs(ratings, eval_set)
+        work = len(r.values) * (int(self.factors) + bool(self.biases))
+        # the whole fit, set-up included, on the plan's threads
+        plan = ThreadPlan(self.threads, work, check_device(self.device))
+        with plan, torch.no_grad():
+            return self._sample(r, ev, plan, callback, progress)
+
+    def _sample(self, r, ev, plan, callback, progress) -> "BayesianALS":
+        """The body of `fit`: set-up, the sweeps, the posterior mean."""
         from tqdm import tqdm
 
-        r, ev = self._check_inputs(ratings, eval_set)
         dev, dt = check_device(self.device), self.dtype
         k, bias = int(self.factors), bool(self.biases)
         d = k + bias
@@ -439,61 +447,59 @@ class BayesianALS(Recommender):
         keys = ("iteration", "alpha", "train_rmse", "sample_rmse", "eval_rmse",
                 "seconds", "threads")
         self.history_ = {key: [] for key in keys}
-        plan = ThreadPlan(self.threads, len(r.values) * d, dev)
         kept_u, kept_i = [], []
         elapsed = 0.0
         total = int(self.burn_in) + int(self.samples)
-        with plan, torch.no_grad():
-            for it in tqdm(range(1, total + 1), desc="Gibbs sweeps",
-                           disable=not progress):
-                plan.iteration()
-                start = time.perf_counter()
-                for this, other in ((users, items), (items, users)):
-                    this.sample_hyper(rng, gen)
-                    # the other side's rows [v_i, 1] (biases folded in)
-                    Yt = augment(other.X[:, :k], other.X[:, k] if bias else None,
-                                 ones_last=True)
-                    target = this.side.values - mu_g
-                    if bias:
-                        target = target - other.X[this.side.col, k]
-                    this.X = sample_rows(this.side, Yt, target, this.prior_mean(),
-                                         this.Lam, alpha, gen).to(dt)
-                sample = _as_params(users.X, items.X, k, bias, mu_g)
-                pred = predict(sample, tu, ti)
-                sse = float(((pred - tv) ** 2).sum())
-                if self.alpha is None:
-                    a, b = GAMMA_PRIOR
-                    alpha = float(rng.gamma(a + len(tv) / 2, 1.0 / (b + sse / 2)))
-                _sync(dev)
-                seconds = time.perf_counter() - start
-                plan.record(seconds)
-                elapsed += seconds
-                if not (math.isfinite(sse) and math.isfinite(alpha)):
-                    raise FloatingPointError(
-                        f"the sampler produced non-finite values at sweep {it}; "
-                        "check the ratings for extreme values or fit in "
-                        "dtype=torch.float64.")
-                keep = it > self.burn_in
+        for it in tqdm(range(1, total + 1), desc="Gibbs sweeps",
+                       disable=not progress):
+            plan.iteration()
+            start = time.perf_counter()
+            for this, other in ((users, items), (items, users)):
+                this.sample_hyper(rng, gen)
+                # the other side's rows [v_i, 1] (biases folded in)
+                Yt = augment(other.X[:, :k], other.X[:, k] if bias else None,
+                             ones_last=True)
+                target = this.side.values - mu_g
+                if bias:
+                    target = target - other.X[this.side.col, k]
+                this.X = sample_rows(this.side, Yt, target, this.prior_mean(),
+                                     this.Lam, alpha, gen).to(dt)
+            sample = _as_params(users.X, items.X, k, bias, mu_g)
+            pred = predict(sample, tu, ti)
+            sse = float(((pred - tv) ** 2).sum())
+            if self.alpha is None:
+                a, b = GAMMA_PRIOR
+                alpha = float(rng.gamma(a + len(tv) / 2, 1.0 / (b + sse / 2)))
+            _sync(dev)
+            seconds = time.perf_counter() - start
+            plan.record(seconds)
+            elapsed += seconds
+            if not (math.isfinite(sse) and math.isfinite(alpha)):
+                raise FloatingPointError(
+                    f"the sampler produced non-finite values at sweep {it}; "
+                    "check the ratings for extreme values or fit in "
+                    "dtype=torch.float64.")
+            keep = it > self.burn_in
+            if keep:
+                kept_u.append(users.X.clone())
+                kept_i.append(items.X.clone())
+            h = self.history_
+            h["iteration"].append(it)
+            h["alpha"].append(alpha)
+            h["train_rmse"].append(math.sqrt(sse / len(tv)))
+            h["seconds"].append(elapsed)
+            h["threads"].append(plan.counts[-1])
+            sample_rmse = eval_rmse = None
+            if ev is not None:
+                p = predict(sample, eu, ei)
+                sample_rmse = _rmse(self._clipped(p), evals)
                 if keep:
-                    kept_u.append(users.X.clone())
-                    kept_i.append(items.X.clone())
-                h = self.history_
-                h["iteration"].append(it)
-                h["alpha"].append(alpha)
-                h["train_rmse"].append(math.sqrt(sse / len(tv)))
-                h["seconds"].append(elapsed)
-                h["threads"].append(plan.counts[-1])
-                sample_rmse = eval_rmse = None
-                if ev is not None:
-                    p = predict(sample, eu, ei)
-                    sample_rmse = _rmse(self._clipped(p), evals)
-                    if keep:
-                        eval_sum += p
-                        eval_rmse = _rmse(self._clipped(eval_sum / len(kept_u)), evals)
-                h["sample_rmse"].append(sample_rmse)
-                h["eval_rmse"].append(eval_rmse)
-                if callback is not None and callback(it, self):
-                    break
+                    eval_sum += p
+                    eval_rmse = _rmse(self._clipped(eval_sum / len(kept_u)), evals)
+            h["sample_rmse"].append(sample_rmse)
+            h["eval_rmse"].append(eval_rmse)
+            if callback is not None and callback(it, self):
+                break
         if not kept_u:      # stopped during burn-in: keep the last sample
             kept_u.append(users.X.clone())
             kept_i.append(items.X.clone())

@@ -171,3 +171,29 @@ def test_the_thread_count_does_not_change_the_factors(make):
     assert one.history_["threads"][1:] == [1] * (len(one.history_["threads"]) - 1)
     assert two.history_["threads"][1:] == [2] * (len(two.history_["threads"]) - 1)
     assert two.history_["threads"][0] is None
+
+
+@pytest.mark.parametrize("model, cls", [
+    (lambda: ExplicitALS(8, iterations=2, threads=1), als_lib.als.Side),
+    (lambda: ImplicitALS(8, iterations=2, threads=1), als_lib.implicit.ImplicitSide),
+    (lambda: BayesianALS(8, samples=2, burn_in=0, threads=1), als_lib.als.Side),
+], ids=["explicit", "implicit", "bayes"])
+def test_the_set_up_runs_on_the_plans_threads(model, cls, monkeypatch):
+    """Building the sides (the set-up) happens inside the plan: on its thread count, and
+    torch's own setting is back afterwards."""
+    seen = []
+    build = cls.build.__func__
+
+    def spy(kind, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return build(kind, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "build", classmethod(spy))
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model().fit(als_lib.toy_ratings(), progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+    assert seen and set(seen) == {1}
