@@ -96,7 +96,9 @@ def open_page(browser, url: str):
     off-machine request collected while it loads and MathJax typesets."""
     problems: list[str] = []
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    # the location names the resource of a "Failed to load resource" error, which the text does not
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} at {m.location.get('url')}")
+            if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
 
